@@ -32,6 +32,7 @@ pub mod crypto;
 pub mod error;
 pub mod frame;
 pub mod packet;
+pub mod range_set;
 pub mod shared;
 pub mod transport_params;
 pub mod version;
