@@ -1,10 +1,38 @@
-//! Packet protection (RFC 9001 §5, RFC 9369 §3).
+//! Packet protection and the TLS handshake (RFC 9001, RFC 9369 §3).
 //!
-//! The rest of the crate talks to the small traits in this file; the one
-//! adapter that implements them with rustls' QUIC API and the ring provider
-//! lives in `rustls.rs`, so that a change in rustls' API touches one file.
+//! The rest of the crate talks to the small traits in this file:
+//! [`HeaderKey`] and [`PacketKey`] protect packets, and [`Session`] runs the
+//! TLS handshake. The one adapter that implements them with rustls' QUIC API
+//! and the ring provider lives in [`rustls`], so that a change in rustls' API
+//! touches one file. Retry integrity (RFC 9001 §5.8) needs only a fixed
+//! AES-128-GCM key and lives in `retry.rs`.
+//!
+//! Key material by encryption level (RFC 9001 §4.1.4):
+//!
+//! - Initial: [`initial_keys`], from the client's first Destination
+//!   Connection ID (RFC 9001 §5.2, RFC 9369 §3.3.1).
+//! - 0-RTT: [`Session::early_keys`].
+//! - Handshake and 1-RTT: [`KeyChange`]s from [`Session::write_handshake`].
+//! - Later 1-RTT key phases: [`Session::next_1rtt_keys`] (RFC 9001 §6).
 
 use std::fmt;
+
+use crate::error::TransportError;
+use crate::version::Version;
+
+pub mod rustls;
+
+mod retry;
+
+#[cfg(test)]
+mod handshake_tests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod vectors;
+
+pub use self::retry::{RETRY_INTEGRITY_TAG_LEN, is_valid_retry, retry_integrity_tag};
+pub use self::rustls::{TlsSession, initial_keys};
 
 /// Packet protection failed: the AEAD tag did not verify, or the input was too
 /// short to hold one. The packet is dropped (RFC 9001 §5.5), never answered.
@@ -46,6 +74,11 @@ pub trait PacketKey: Send + Sync + 'static {
     /// Seals in place. `buf[..header_len]` is the unprotected header (the
     /// associated data); `buf[header_len..]` is the plaintext followed by
     /// `self.tag_len()` bytes of room, which receive the tag.
+    ///
+    /// # Panics
+    ///
+    /// If `buf` is shorter than `header_len + self.tag_len()`: the caller
+    /// sized the buffer wrongly, which no peer can cause.
     fn encrypt(&self, packet_number: u64, buf: &mut [u8], header_len: usize);
 
     /// Opens `payload` (ciphertext and tag) in place with `header` as
@@ -67,4 +100,147 @@ pub trait PacketKey: Send + Sync + 'static {
     /// How many packets may fail to open under this key before the
     /// connection must close with AEAD_LIMIT_REACHED (RFC 9001 §6.6).
     fn integrity_limit(&self) -> u64;
+}
+
+/// A value for each direction: `local` protects what we send, `remote` opens
+/// what the peer sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPair<T> {
+    /// For packets we send.
+    pub local: T,
+    /// For packets the peer sends.
+    pub remote: T,
+}
+
+/// Header and packet keys for both directions of one encryption level
+/// (RFC 9001 §5).
+pub struct Keys {
+    /// Header protection keys (RFC 9001 §5.4). They stay the same across key
+    /// updates (RFC 9001 §6).
+    pub header: KeyPair<Box<dyn HeaderKey>>,
+    /// Packet protection keys (RFC 9001 §5.3).
+    pub packet: KeyPair<Box<dyn PacketKey>>,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys").finish_non_exhaustive()
+    }
+}
+
+/// Header and packet keys for one direction, as 0-RTT has
+/// (RFC 9001 §4.6.1): the client seals with them, the server opens.
+pub struct DirectionalKeys {
+    /// Header protection (RFC 9001 §5.4).
+    pub header: Box<dyn HeaderKey>,
+    /// Packet protection (RFC 9001 §5.3).
+    pub packet: Box<dyn PacketKey>,
+}
+
+impl fmt::Debug for DirectionalKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectionalKeys").finish_non_exhaustive()
+    }
+}
+
+/// The handshake reached a new encryption level (RFC 9001 §4.1.4). Handshake
+/// bytes written after this change are sent at the new level.
+#[derive(Debug)]
+pub enum KeyChange {
+    /// Keys for the Handshake packet number space.
+    Handshake {
+        /// Header and packet keys for Handshake packets.
+        keys: Keys,
+    },
+    /// Keys for 1-RTT packets. The session keeps the 1-RTT secrets to derive
+    /// the keys of later key phases ([`Session::next_1rtt_keys`]).
+    OneRtt {
+        /// Header and packet keys for key phase 0.
+        keys: Keys,
+    },
+}
+
+/// The version is not one this implementation has keys for (v1 and v2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnsupportedVersion(pub Version);
+
+impl fmt::Display for UnsupportedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unsupported QUIC version {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnsupportedVersion {}
+
+/// Keying material could not be exported: the handshake has not finished,
+/// or the output length is zero or too large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportKeyingMaterialError;
+
+impl fmt::Display for ExportKeyingMaterialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot export keying material")
+    }
+}
+
+impl std::error::Error for ExportKeyingMaterialError {}
+
+/// The TLS 1.3 handshake as QUIC carries it (RFC 9001 §4): handshake bytes in,
+/// handshake bytes and new keys out. No records, no alerts on the wire: a TLS
+/// alert becomes a CRYPTO_ERROR transport error (RFC 9001 §4.8).
+///
+/// Transport parameters travel as opaque bytes (RFC 9001 §8.2); encoding and
+/// validating them is the connection's job.
+pub trait Session: Send + fmt::Debug {
+    /// Consumes handshake bytes the peer sent in CRYPTO frames, in order,
+    /// one encryption level per call (RFC 9001 §4.1.3).
+    ///
+    /// A TLS failure gives `CRYPTO_ERROR` (0x0100 + the alert, RFC 9001 §4.8);
+    /// the connection closes with it.
+    fn read_handshake(&mut self, data: &[u8]) -> Result<(), TransportError>;
+
+    /// Appends handshake bytes to send to `buf`, all at the current sending
+    /// level. `Some` means the level changed: bytes appended by later calls
+    /// go out at the new level, with the returned keys.
+    fn write_handshake(&mut self, buf: &mut Vec<u8>) -> Option<KeyChange>;
+
+    /// Whether the TLS handshake is still running (RFC 9001 §4.1.1).
+    fn is_handshaking(&self) -> bool;
+
+    /// The peer's encoded transport parameters, once received (RFC 9001
+    /// §8.2). They are authenticated only when the handshake completes.
+    fn peer_transport_parameters(&self) -> Option<&[u8]>;
+
+    /// The negotiated application protocol (RFC 9001 §8.1), once chosen.
+    fn alpn_protocol(&self) -> Option<&[u8]>;
+
+    /// The server name: on a server, the one the client indicated (SNI), once
+    /// received; on a client, the one it connects to.
+    fn server_name(&self) -> Option<&str>;
+
+    /// The peer's certificate chain, end-entity first, as DER, once received.
+    fn peer_certificates(&self) -> Option<Vec<&[u8]>>;
+
+    /// The 0-RTT keys (RFC 9001 §4.6), if the client offered early data and
+    /// the keys are known: on a client after the ClientHello is written, on
+    /// a server that accepts early data after the ClientHello is read.
+    fn early_keys(&self) -> Option<DirectionalKeys>;
+
+    /// On a client, whether the server accepted 0-RTT data, once the
+    /// handshake is done; `None` before that and on a server.
+    fn early_data_accepted(&self) -> Option<bool>;
+
+    /// The packet keys of the next 1-RTT key phase (RFC 9001 §6). Each call
+    /// steps the 1-RTT secrets once more ("quic ku", "quicv2 ku" in v2).
+    /// `None` before the 1-RTT keys exist.
+    fn next_1rtt_keys(&mut self) -> Option<KeyPair<Box<dyn PacketKey>>>;
+
+    /// Fills `output` with keying material exported from the TLS session
+    /// (RFC 8446 §7.5), once the handshake is done.
+    fn export_keying_material(
+        &self,
+        output: &mut [u8],
+        label: &[u8],
+        context: &[u8],
+    ) -> Result<(), ExportKeyingMaterialError>;
 }
