@@ -28,6 +28,7 @@
 
 pub mod cid;
 pub mod coding;
+pub mod connection;
 pub mod crypto;
 pub mod error;
 pub mod frame;
