@@ -188,7 +188,7 @@ pub trait BufExt: Buf {
     }
 
     /// Reads one byte.
-    fn try_get_u8(&mut self) -> Result<u8, UnexpectedEnd> {
+    fn read_u8(&mut self) -> Result<u8, UnexpectedEnd> {
         if self.remaining() < 1 {
             return Err(UnexpectedEnd);
         }
@@ -196,7 +196,7 @@ pub trait BufExt: Buf {
     }
 
     /// Reads a big-endian `u16`.
-    fn try_get_u16(&mut self) -> Result<u16, UnexpectedEnd> {
+    fn read_u16(&mut self) -> Result<u16, UnexpectedEnd> {
         if self.remaining() < 2 {
             return Err(UnexpectedEnd);
         }
@@ -204,7 +204,7 @@ pub trait BufExt: Buf {
     }
 
     /// Reads a big-endian `u32`.
-    fn try_get_u32(&mut self) -> Result<u32, UnexpectedEnd> {
+    fn read_u32(&mut self) -> Result<u32, UnexpectedEnd> {
         if self.remaining() < 4 {
             return Err(UnexpectedEnd);
         }
@@ -212,7 +212,7 @@ pub trait BufExt: Buf {
     }
 
     /// Copies exactly `dst.len()` bytes out.
-    fn try_copy_to_slice(&mut self, dst: &mut [u8]) -> Result<(), UnexpectedEnd> {
+    fn read_to_slice(&mut self, dst: &mut [u8]) -> Result<(), UnexpectedEnd> {
         if self.remaining() < dst.len() {
             return Err(UnexpectedEnd);
         }
@@ -222,7 +222,7 @@ pub trait BufExt: Buf {
 
     /// Takes the next `len` bytes as [`Bytes`]. For a `Bytes` input this is a
     /// reference-counted slice, not a copy.
-    fn try_get_bytes(&mut self, len: usize) -> Result<Bytes, UnexpectedEnd> {
+    fn read_bytes(&mut self, len: usize) -> Result<Bytes, UnexpectedEnd> {
         if self.remaining() < len {
             return Err(UnexpectedEnd);
         }
@@ -230,7 +230,7 @@ pub trait BufExt: Buf {
     }
 
     /// Skips `len` bytes.
-    fn try_advance(&mut self, len: usize) -> Result<(), UnexpectedEnd> {
+    fn skip_bytes(&mut self, len: usize) -> Result<(), UnexpectedEnd> {
         if self.remaining() < len {
             return Err(UnexpectedEnd);
         }

@@ -99,13 +99,13 @@ impl NewConnectionId {
         if retire_prior_to > sequence {
             return Err(FrameErrorKind::RetirePriorToTooLarge);
         }
-        let len = usize::from(buf.try_get_u8()?);
+        let len = usize::from(buf.read_u8()?);
         if !(1..=ConnectionId::MAX_LEN).contains(&len) {
             return Err(FrameErrorKind::InvalidConnectionIdLength);
         }
         let id = ConnectionId::decode(buf, len).map_err(|_| FrameErrorKind::Truncated)?;
         let mut reset_token = [0; 16];
-        buf.try_copy_to_slice(&mut reset_token)?;
+        buf.read_to_slice(&mut reset_token)?;
         Ok(Self {
             sequence,
             retire_prior_to,
@@ -190,7 +190,7 @@ pub struct PathResponse(pub [u8; 8]);
 
 fn decode_path_data(buf: &mut Bytes) -> Result<[u8; 8], FrameErrorKind> {
     let mut data = [0; 8];
-    buf.try_copy_to_slice(&mut data)?;
+    buf.read_to_slice(&mut data)?;
     Ok(data)
 }
 

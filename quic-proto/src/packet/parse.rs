@@ -46,11 +46,11 @@ impl<'a> LongHeaderInvariants<'a> {
     /// Reads the invariant fields from the start of `packet`.
     pub fn decode(packet: &'a [u8]) -> Result<Self, PacketDecodeError> {
         let mut input = packet;
-        let first_byte = BufExt::try_get_u8(&mut input)?;
+        let first_byte = input.read_u8()?;
         if first_byte & LONG_FORM_BIT == 0 {
             return Err(PacketDecodeError::InvalidHeader("not a long header"));
         }
-        let version = Version(BufExt::try_get_u32(&mut input)?);
+        let version = Version(input.read_u32()?);
         let dst_cid = take_with_u8_len(&mut input)?;
         let src_cid = take_with_u8_len(&mut input)?;
         Ok(Self {
@@ -69,7 +69,7 @@ impl<'a> LongHeaderInvariants<'a> {
 
 /// Reads a one-byte length and that many bytes.
 fn take_with_u8_len<'a>(input: &mut &'a [u8]) -> Result<&'a [u8], PacketDecodeError> {
-    let len = usize::from(BufExt::try_get_u8(input)?);
+    let len = usize::from(input.read_u8()?);
     let bytes = input.get(..len).ok_or(PacketDecodeError::Truncated)?;
     input.advance(len);
     Ok(bytes)
@@ -245,7 +245,7 @@ pub(super) fn parse_short(
     accept_zero_fixed_bit: bool,
 ) -> Result<Layout, PacketDecodeError> {
     let mut input = data;
-    let first = BufExt::try_get_u8(&mut input)?;
+    let first = input.read_u8()?;
     if first & FIXED_BIT == 0 && !accept_zero_fixed_bit {
         return Err(PacketDecodeError::FIXED_BIT_ZERO);
     }

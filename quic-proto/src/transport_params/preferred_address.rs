@@ -53,15 +53,15 @@ impl PreferredAddress {
     /// Reads the parameter's value, which must be consumed exactly.
     pub(super) fn decode(value: &[u8]) -> Result<Self, Malformed> {
         let mut input = value;
-        let ipv4 = Ipv4Addr::from(input.try_get_u32()?);
-        let ipv4_port = input.try_get_u16()?;
+        let ipv4 = Ipv4Addr::from(input.read_u32()?);
+        let ipv4_port = input.read_u16()?;
         let mut ipv6 = [0; 16];
-        input.try_copy_to_slice(&mut ipv6)?;
+        input.read_to_slice(&mut ipv6)?;
         let ipv6 = Ipv6Addr::from(ipv6);
-        let ipv6_port = input.try_get_u16()?;
+        let ipv6_port = input.read_u16()?;
         let connection_id = ConnectionId::decode_with_len(&mut input)?;
         let mut stateless_reset_token = [0; RESET_TOKEN_LEN];
-        input.try_copy_to_slice(&mut stateless_reset_token)?;
+        input.read_to_slice(&mut stateless_reset_token)?;
         if !input.is_empty() {
             return Err(Malformed);
         }

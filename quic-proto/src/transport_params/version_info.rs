@@ -62,7 +62,7 @@ impl VersionInformation {
     /// parsing rules of §4 are in [`is_valid`](Self::is_valid).
     pub(super) fn decode(value: &[u8]) -> Result<Self, Malformed> {
         let mut input = value;
-        let chosen_version = Version(input.try_get_u32()?);
+        let chosen_version = Version(input.read_u32()?);
         if input.len() % 4 != 0 {
             return Err(Malformed);
         }
