@@ -23,6 +23,12 @@
 //! - [`crypto`]: packet and header protection through rustls' QUIC API
 //!   (RFC 9001 §5), initial secrets for v1 and v2, Retry integrity, key update.
 //! - [`error`]: transport error codes (RFC 9000 §20).
+//! - [`range_set`]: sorted sets of packet number and byte ranges, for ACK
+//!   tracking and stream bookkeeping.
+//! - [`connection`]: the per-connection machinery. So far the recovery
+//!   building blocks of RFC 9002: the RTT estimator, the congestion
+//!   [`Controller`](connection::congestion::Controller) trait with NewReno,
+//!   and the pacer. The state machine itself is the next step.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -37,6 +43,9 @@ pub mod range_set;
 pub mod shared;
 pub mod transport_params;
 pub mod version;
+
+#[cfg(test)]
+mod wire_tests;
 
 pub use cid::ConnectionId;
 pub use coding::VarInt;

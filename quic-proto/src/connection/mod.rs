@@ -8,3 +8,4 @@
 pub mod congestion;
 pub mod pacing;
 pub mod rtt;
+pub mod streams;

@@ -29,7 +29,7 @@ mod handshake_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod vectors;
+pub(crate) mod vectors;
 
 pub use self::retry::{RETRY_INTEGRITY_TAG_LEN, is_valid_retry, retry_integrity_tag};
 pub use self::rustls::{TlsSession, initial_keys};
