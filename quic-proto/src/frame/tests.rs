@@ -1,5 +1,6 @@
 use std::ops::RangeInclusive;
 
+use crate::crypto::vectors::hex;
 use bytes::{BufMut, Bytes};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -43,14 +44,6 @@ fn encode(frame: &Frame) -> Vec<u8> {
     frame.encode(&mut out);
     assert_eq!(out.len(), frame.encoded_len(), "encoded_len of {frame:?}");
     out
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
 }
 
 fn var(value: u64) -> VarInt {

@@ -2,6 +2,7 @@
 //! keys below stand in for the real ones (the RFC 9001 byte vectors with real
 //! header protection are checked where the real keys live).
 
+use crate::crypto::vectors::hex;
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
@@ -124,14 +125,6 @@ impl PacketKey for XorPacketKey {
     fn integrity_limit(&self) -> u64 {
         u64::MAX
     }
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
 }
 
 fn cid(bytes: &[u8]) -> ConnectionId {
