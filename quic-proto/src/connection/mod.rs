@@ -7,5 +7,7 @@
 
 pub mod congestion;
 pub mod pacing;
+pub mod packet_builder;
 pub mod rtt;
 pub mod streams;
+pub mod timers;
