@@ -34,6 +34,7 @@
 
 pub mod cid;
 pub mod coding;
+pub mod config;
 pub mod connection;
 pub mod crypto;
 pub mod error;

@@ -6,6 +6,8 @@
 //! ([`pacing`], RFC 9002 §7.7). All of them take time as an input.
 
 pub mod congestion;
+pub mod crypto_stream;
+pub mod key_update;
 pub mod pacing;
 pub mod packet_builder;
 pub mod rtt;
