@@ -7,6 +7,8 @@
 
 pub mod congestion;
 pub mod crypto_stream;
+pub mod datagrams;
+pub mod events;
 pub mod key_update;
 pub mod pacing;
 pub mod packet_builder;
