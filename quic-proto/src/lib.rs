@@ -40,8 +40,11 @@ pub mod crypto;
 pub mod error;
 pub mod frame;
 pub mod packet;
+pub mod rand;
 pub mod range_set;
+pub mod reset;
 pub mod shared;
+pub mod token;
 pub mod transport_params;
 pub mod version;
 

@@ -5,6 +5,7 @@
 //! control ([`congestion`], RFC 9002 §7 and Appendix B) and the pacer
 //! ([`pacing`], RFC 9002 §7.7). All of them take time as an input.
 
+pub mod cids;
 pub mod congestion;
 pub mod crypto_stream;
 pub mod datagrams;
