@@ -5,7 +5,9 @@
 //! control ([`congestion`], RFC 9002 §7 and Appendix B) and the pacer
 //! ([`pacing`], RFC 9002 §7.7). All of them take time as an input.
 
+pub mod ack_tracker;
 pub mod congestion;
 pub mod pacing;
+pub mod recovery;
 pub mod rtt;
 pub mod streams;
