@@ -5,6 +5,7 @@
 //! control ([`congestion`], RFC 9002 §7 and Appendix B) and the pacer
 //! ([`pacing`], RFC 9002 §7.7). All of them take time as an input.
 
+pub mod ack_tracker;
 pub mod cids;
 pub mod congestion;
 pub mod crypto_stream;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod key_update;
 pub mod pacing;
 pub mod packet_builder;
+pub mod recovery;
 pub mod rtt;
 pub mod streams;
 pub mod timers;
