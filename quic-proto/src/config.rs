@@ -9,8 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cid::{ConnectionIdGenerator, RandomConnectionIdGenerator};
 use crate::coding::VarInt;
 use crate::connection::congestion::{ControllerFactory, NewRenoConfig};
+use crate::token::TokenKey;
+use crate::version::Version;
 
 /// Transport settings for one connection.
 #[derive(Debug, Clone)]
@@ -112,6 +115,116 @@ impl Default for TransportConfig {
             max_ack_ranges: 64,
             key_update_interval: None,
             pacing: true,
+        }
+    }
+}
+
+/// Settings shared by every connection of an endpoint.
+#[derive(Clone)]
+pub struct EndpointConfig {
+    /// The seed of the endpoint's random generator (connection IDs, tokens,
+    /// stateless resets, grease). `None` seeds it from the operating system;
+    /// tests fix it so that a run replays exactly.
+    pub rng_seed: Option<[u8; 32]>,
+    /// The key stateless reset tokens are derived from (RFC 9000 §10.3.2).
+    /// Keep it across restarts so that a restarted server can still reset
+    /// its old connections. `None` draws one from the random generator.
+    pub reset_key: Option<[u8; 32]>,
+    /// Makes the generator of this endpoint's connection IDs.
+    pub connection_id_generator: Arc<dyn Fn() -> Box<dyn ConnectionIdGenerator> + Send + Sync>,
+    /// The versions this endpoint speaks, preferred first (RFC 9368).
+    pub supported_versions: Vec<Version>,
+    /// Advertise `grease_quic_bit` and accept packets whose fixed bit is 0
+    /// (RFC 9287). Default: on.
+    pub grease_quic_bit: bool,
+    /// The most stateless resets sent per second, and in a burst.
+    pub stateless_resets_per_second: (u32, u32),
+}
+
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("seeded", &self.rng_seed.is_some())
+            .field("supported_versions", &self.supported_versions)
+            .field("grease_quic_bit", &self.grease_quic_bit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            rng_seed: None,
+            reset_key: None,
+            connection_id_generator: Arc::new(|| Box::<RandomConnectionIdGenerator>::default()),
+            supported_versions: Version::SUPPORTED.to_vec(),
+            grease_quic_bit: true,
+            stateless_resets_per_second: (100, 20),
+        }
+    }
+}
+
+impl EndpointConfig {
+    /// The default configuration with a fixed random seed, for tests.
+    pub fn seeded(seed: u64) -> Self {
+        let mut bytes = [0; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        Self {
+            rng_seed: Some(bytes),
+            ..Self::default()
+        }
+    }
+}
+
+/// How a server answers new connections.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The TLS configuration: certificates, ALPN, client authentication.
+    pub crypto: Arc<crate::crypto::rustls::ServerConfig>,
+    /// Transport settings for accepted connections.
+    pub transport: Arc<TransportConfig>,
+    /// Seals and opens Retry and NEW_TOKEN tokens (RFC 9000 §8.1).
+    pub token_key: TokenKey,
+    /// How many connections may be handshaking at once; Initials beyond it
+    /// are refused with CONNECTION_REFUSED. Default: 1,024.
+    pub max_incoming: usize,
+    /// Answer every new connection with a Retry to validate the client's
+    /// address first (RFC 9000 §8.1.2). Default: off; the application can
+    /// also decide per connection.
+    pub retry_all: bool,
+}
+
+impl ServerConfig {
+    /// A server with the given TLS configuration and token key.
+    pub fn new(crypto: Arc<crate::crypto::rustls::ServerConfig>, token_key: TokenKey) -> Self {
+        Self {
+            crypto,
+            transport: Arc::new(TransportConfig::default()),
+            token_key,
+            max_incoming: 1024,
+            retry_all: false,
+        }
+    }
+}
+
+/// How a client connects.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The TLS configuration: trusted roots, ALPN, client certificates.
+    pub crypto: Arc<crate::crypto::rustls::ClientConfig>,
+    /// Transport settings for the connection.
+    pub transport: Arc<TransportConfig>,
+    /// The version of the first Initial (RFC 9000 §6). Default: v1.
+    pub version: Version,
+}
+
+impl ClientConfig {
+    /// A client with the given TLS configuration.
+    pub fn new(crypto: Arc<crate::crypto::rustls::ClientConfig>) -> Self {
+        Self {
+            crypto,
+            transport: Arc::new(TransportConfig::default()),
+            version: Version::V1,
         }
     }
 }

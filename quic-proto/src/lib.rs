@@ -37,6 +37,7 @@ pub mod coding;
 pub mod config;
 pub mod connection;
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod packet;

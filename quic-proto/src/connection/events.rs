@@ -144,3 +144,17 @@ pub struct Close {
     /// The reason.
     pub reason: Bytes,
 }
+
+impl From<crate::connection::streams::StreamEvent> for Event {
+    fn from(event: crate::connection::streams::StreamEvent) -> Self {
+        use crate::connection::streams::StreamEvent as S;
+        match event {
+            S::Opened { dir } => Self::StreamOpened { dir },
+            S::Readable { id } => Self::StreamReadable { id },
+            S::Writable { id } => Self::StreamWritable { id },
+            S::Finished { id } => Self::StreamFinished { id },
+            S::Stopped { id, error_code } => Self::StreamStopped { id, error_code },
+            S::Available { dir } => Self::StreamAvailable { dir },
+        }
+    }
+}

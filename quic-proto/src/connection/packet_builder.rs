@@ -77,6 +77,11 @@ impl PacketBuilder {
         self.limit.saturating_sub(buf.len())
     }
 
+    /// Where the packet starts in the buffer.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
     /// The packet number space.
     pub fn space(&self) -> SpaceId {
         self.space

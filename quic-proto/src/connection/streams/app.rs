@@ -24,7 +24,12 @@ impl Streams {
                 Some(id)
             }
             None => {
-                self.pending.streams_blocked[dir as usize] = Some(self.limits.peer_max(dir));
+                let limit = self.limits.peer_max(dir);
+                let d = dir as usize;
+                if self.pending.streams_blocked_at[d] != Some(limit) {
+                    self.pending.streams_blocked_at[d] = Some(limit);
+                    self.pending.streams_blocked[d] = Some(limit);
+                }
                 None
             }
         }

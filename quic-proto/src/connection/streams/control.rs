@@ -38,6 +38,10 @@ pub(super) struct PendingControl {
     pub max_streams: [bool; 2],
     /// Send STREAMS_BLOCKED at this limit, per direction.
     pub streams_blocked: [Option<u64>; 2],
+    /// The limit STREAMS_BLOCKED was last queued for, per direction: it is
+    /// sent once per limit, however often `open` is refused (RFC 9000
+    /// §4.6), and again only if lost.
+    pub streams_blocked_at: [Option<u64>; 2],
     /// Per-stream frames, oldest first.
     pub per_stream: VecDeque<(StreamId, StreamControl)>,
 }

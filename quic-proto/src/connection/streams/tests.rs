@@ -929,6 +929,12 @@ fn rfc9000_4_6_streams_blocked_and_max_streams() {
         limit: 4,
     };
     assert_eq!(frames(&payload), [Frame::StreamsBlocked(blocked)]);
+    // Refused again at the same limit: STREAMS_BLOCKED is not sent again.
+    assert_eq!(client.open(Dir::Bi), None);
+    assert!(
+        !client.has_pending_control(),
+        "one STREAMS_BLOCKED per limit"
+    );
     deliver_all(&mut server, payload);
     client.write(ids[0], Bytes::from_static(b"q")).unwrap();
     client.finish(ids[0]).unwrap();
