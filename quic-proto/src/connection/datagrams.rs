@@ -113,6 +113,11 @@ impl Datagrams {
         Ok(was_empty)
     }
 
+    /// How many received datagrams wait.
+    pub fn queued(&self) -> usize {
+        self.incoming.len()
+    }
+
     /// Takes the oldest received datagram.
     pub fn recv(&mut self) -> Option<Bytes> {
         self.incoming.pop_front()

@@ -191,6 +191,8 @@ impl Connection {
             error: None,
             key_update_requested: false,
             new_cids_pending: Vec::new(),
+            injected: Default::default(),
+            withhold_acks: false,
             config,
         };
         if side.is_client() {

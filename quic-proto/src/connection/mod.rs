@@ -194,6 +194,29 @@ pub struct Connection {
     key_update_requested: bool,
     /// Sequence numbers of NEW_CONNECTION_ID frames to send (again).
     new_cids_pending: Vec<u64>,
+    /// Testing: raw frames to send as they are, per space.
+    injected: [Vec<Bytes>; 3],
+    /// Testing: send no ACK frames, as a hostile peer might.
+    withhold_acks: bool,
+}
+
+/// Sizes of a connection's peer-influenced state, for tests that check
+/// memory stays bounded.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateSizes {
+    /// Stream data chunks buffered.
+    pub stream_chunks: usize,
+    /// Streams tracked.
+    pub streams: usize,
+    /// Sent packets awaiting acknowledgment, all spaces.
+    pub sent_packets: usize,
+    /// NEW_CONNECTION_ID frames waiting to be sent.
+    pub new_cids_pending: usize,
+    /// Connection IDs from the peer awaiting retirement.
+    pub remote_cids_retiring: usize,
+    /// Received datagrams queued.
+    pub datagrams_queued: usize,
 }
 
 impl std::fmt::Debug for Connection {
@@ -383,6 +406,35 @@ impl Connection {
     /// The current 1-RTT key phase bit.
     pub fn key_phase(&self) -> Option<bool> {
         self.one_rtt.as_ref().map(OneRttKeys::phase)
+    }
+
+    /// Testing hook: sends `frames` verbatim in the next packet of `space`,
+    /// as a hostile or broken peer would. Not for applications.
+    #[doc(hidden)]
+    pub fn inject_raw_frames(&mut self, space: SpaceId, frames: Bytes) {
+        self.injected[space as usize].push(frames);
+    }
+
+    /// Testing hook: stop sending ACK frames, as a hostile peer might.
+    #[doc(hidden)]
+    pub fn withhold_acks(&mut self, withhold: bool) {
+        self.withhold_acks = withhold;
+    }
+
+    /// Testing: the sizes of state a peer can influence.
+    #[doc(hidden)]
+    pub fn state_sizes(&self) -> StateSizes {
+        StateSizes {
+            stream_chunks: self.streams.buffered_chunks(),
+            streams: self.streams.stream_count(),
+            sent_packets: SpaceId::ALL
+                .iter()
+                .map(|&s| self.recovery.sent_packets(s).len())
+                .sum(),
+            new_cids_pending: self.new_cids_pending.len(),
+            remote_cids_retiring: self.remote_cids.retiring_count(),
+            datagrams_queued: self.datagrams.queued(),
+        }
     }
 
     fn can_send_application_data(&self) -> bool {

@@ -262,11 +262,17 @@ impl Connection {
     ) {
         let exponent = self.config.ack_delay_exponent;
         let state = &mut self.spaces[space as usize];
-        if state.received.has_unacked() {
+        if state.received.has_unacked() && !self.withhold_acks {
             let room = packet.builder.remaining(buf);
             packet.sent.largest_acked_in_ack = state.received.write_ack(now, exponent, room, buf);
         }
         let before = buf.len();
+        for frames in std::mem::take(&mut self.injected[space as usize]) {
+            if frames.len() <= packet.builder.remaining(buf) {
+                buf.extend_from_slice(&frames);
+            }
+        }
+        let state = &mut self.spaces[space as usize];
         let probing = state.probes > 0 || state.ping_pending;
         if allow_data || probing {
             let room = packet.builder.remaining(buf);

@@ -73,7 +73,7 @@ impl Connection {
         let max_ack_delay = self.config.max_ack_delay;
         let ack = SpaceId::ALL
             .into_iter()
-            .filter(|&space| self.can_send_in(space))
+            .filter(|&space| self.can_send_in(space) && !self.withhold_acks)
             .filter_map(|space| self.space(space).received.ack_deadline(max_ack_delay))
             .min();
         self.timers.set_or_stop(Timer::Ack, ack);
