@@ -15,15 +15,15 @@ use super::*;
 use crate::error::TransportErrorCode;
 use crate::shared::Side;
 
-const CLIENT_PARAMS: &[u8] = b"client transport parameters";
-const SERVER_PARAMS: &[u8] = b"server transport parameters";
+pub(super) const CLIENT_PARAMS: &[u8] = b"client transport parameters";
+pub(super) const SERVER_PARAMS: &[u8] = b"server transport parameters";
 
-struct Certificate {
-    cert: CertificateDer<'static>,
+pub(super) struct Certificate {
+    pub(super) cert: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
 }
 
-fn certificate() -> Certificate {
+pub(super) fn certificate() -> Certificate {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     Certificate {
         cert: certified.cert.der().clone(),
@@ -31,7 +31,7 @@ fn certificate() -> Certificate {
     }
 }
 
-fn server_config(cert: &Certificate, alpn: &[u8]) -> ServerConfig {
+pub(super) fn server_config(cert: &Certificate, alpn: &[u8]) -> ServerConfig {
     let mut config = server_config_builder()
         .with_no_client_auth()
         .with_single_cert(vec![cert.cert.clone()], cert.key.clone_key())
@@ -41,7 +41,7 @@ fn server_config(cert: &Certificate, alpn: &[u8]) -> ServerConfig {
 }
 
 /// A client that trusts `trusted` (or nothing).
-fn client_config(trusted: Option<&Certificate>, alpn: &[u8]) -> ClientConfig {
+pub(super) fn client_config(trusted: Option<&Certificate>, alpn: &[u8]) -> ClientConfig {
     let mut roots = RootCertStore::empty();
     if let Some(trusted) = trusted {
         roots.add(trusted.cert.clone()).unwrap();
@@ -55,14 +55,14 @@ fn client_config(trusted: Option<&Certificate>, alpn: &[u8]) -> ClientConfig {
 
 /// One end of the in-memory handshake, held as a trait object to prove that
 /// `Session` is object-safe.
-struct Peer {
-    session: Box<dyn Session>,
-    handshake_keys: Option<Keys>,
-    one_rtt_keys: Option<Keys>,
+pub(super) struct Peer {
+    pub(super) session: Box<dyn Session>,
+    pub(super) handshake_keys: Option<Keys>,
+    pub(super) one_rtt_keys: Option<Keys>,
 }
 
 impl Peer {
-    fn new(session: TlsSession) -> Self {
+    pub(super) fn new(session: TlsSession) -> Self {
         Self {
             session: Box::new(session),
             handshake_keys: None,
@@ -70,7 +70,7 @@ impl Peer {
         }
     }
 
-    fn client(config: ClientConfig, version: Version) -> Self {
+    pub(super) fn client(config: ClientConfig, version: Version) -> Self {
         let session = TlsSession::client(
             Arc::new(config),
             version,
@@ -80,13 +80,13 @@ impl Peer {
         Self::new(session.unwrap())
     }
 
-    fn server(config: ServerConfig, version: Version) -> Self {
+    pub(super) fn server(config: ServerConfig, version: Version) -> Self {
         Self::new(TlsSession::server(Arc::new(config), version, SERVER_PARAMS.to_vec()).unwrap())
     }
 
     /// Drains the handshake bytes to send, one flight per encryption level,
     /// and keeps the keys of each new level.
-    fn flights(&mut self) -> Vec<Vec<u8>> {
+    pub(super) fn flights(&mut self) -> Vec<Vec<u8>> {
         let mut flights = Vec::new();
         loop {
             let mut flight = Vec::new();
@@ -106,7 +106,7 @@ impl Peer {
 }
 
 /// Moves `from`'s pending handshake bytes to `to`; whether any moved.
-fn transfer(from: &mut Peer, to: &mut Peer) -> Result<bool, TransportError> {
+pub(super) fn transfer(from: &mut Peer, to: &mut Peer) -> Result<bool, TransportError> {
     let flights = from.flights();
     for flight in &flights {
         to.session.read_handshake(flight)?;
@@ -116,7 +116,7 @@ fn transfer(from: &mut Peer, to: &mut Peer) -> Result<bool, TransportError> {
 
 /// Runs the handshake until neither side has anything to send. An error
 /// names the side that raised it.
-fn drive(client: &mut Peer, server: &mut Peer) -> Result<(), (Side, TransportError)> {
+pub(super) fn drive(client: &mut Peer, server: &mut Peer) -> Result<(), (Side, TransportError)> {
     loop {
         let to_server = transfer(client, server).map_err(|err| (Side::Server, err))?;
         let to_client = transfer(server, client).map_err(|err| (Side::Client, err))?;
@@ -127,7 +127,10 @@ fn drive(client: &mut Peer, server: &mut Peer) -> Result<(), (Side, TransportErr
 }
 
 /// Seals a packet with `local` and opens it with `remote`.
-fn seal_and_open(local: &dyn PacketKey, remote: &dyn PacketKey) -> Result<Vec<u8>, CryptoError> {
+pub(super) fn seal_and_open(
+    local: &dyn PacketKey,
+    remote: &dyn PacketKey,
+) -> Result<Vec<u8>, CryptoError> {
     let header = b"\x40short header";
     let payload = b"hello over 1-RTT";
     let mut buf = [&header[..], &payload[..]].concat();
@@ -138,7 +141,7 @@ fn seal_and_open(local: &dyn PacketKey, remote: &dyn PacketKey) -> Result<Vec<u8
     Ok(sealed.to_vec())
 }
 
-fn assert_keys_pair_up(sender: &Keys, receiver: &Keys) {
+pub(super) fn assert_keys_pair_up(sender: &Keys, receiver: &Keys) {
     let opened = seal_and_open(&*sender.packet.local, &*receiver.packet.remote);
     assert_eq!(opened.as_deref(), Ok(&b"hello over 1-RTT"[..]));
     let mut packet: Vec<u8> = (0..40).collect();

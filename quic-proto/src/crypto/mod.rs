@@ -5,7 +5,10 @@
 //! TLS handshake. The one adapter that implements them with rustls' QUIC API
 //! and the ring provider lives in [`rustls`], so that a change in rustls' API
 //! touches one file. Retry integrity (RFC 9001 §5.8) needs only a fixed
-//! AES-128-GCM key and lives in `retry.rs`.
+//! AES-128-GCM key and lives in `retry.rs`. `ring_keys.rs` derives packet
+//! keys on ring from a raw traffic secret in a version of our choosing, for a
+//! client whose connection changes version mid-handshake
+//! ([`Session::set_version`], RFC 9368 §2.3).
 //!
 //! Key material by encryption level (RFC 9001 §4.1.4):
 //!
@@ -23,6 +26,7 @@ use crate::version::Version;
 pub mod rustls;
 
 mod retry;
+mod ring_keys;
 
 #[cfg(test)]
 mod handshake_tests;
@@ -30,6 +34,8 @@ mod handshake_tests;
 mod tests;
 #[cfg(test)]
 pub(crate) mod vectors;
+#[cfg(test)]
+mod version_switch_tests;
 
 pub use self::retry::{RETRY_INTEGRITY_TAG_LEN, is_valid_retry, retry_integrity_tag};
 pub use self::rustls::{TlsSession, initial_keys};
@@ -172,6 +178,34 @@ impl fmt::Display for UnsupportedVersion {
 
 impl std::error::Error for UnsupportedVersion {}
 
+/// Why [`Session::set_version`] refused to change the version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetVersionError {
+    /// There are no keys for this version (only v1 and v2 have them).
+    UnsupportedVersion(Version),
+    /// This session cannot derive keys for another version than the one it
+    /// was created with: a server session (a server creates its session in
+    /// the negotiated version), a client whose TLS config offers a cipher
+    /// suite we cannot derive keys for, or a `Session` that does not
+    /// implement the change.
+    NotSupported,
+    /// Handshake keys were already produced in the previous version; the
+    /// switch must happen before (RFC 9369 §4.1).
+    TooLate,
+}
+
+impl fmt::Display for SetVersionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedVersion(version) => write!(f, "unsupported QUIC version {version:?}"),
+            Self::NotSupported => f.write_str("this session cannot change its QUIC version"),
+            Self::TooLate => f.write_str("handshake keys already exist in the previous version"),
+        }
+    }
+}
+
+impl std::error::Error for SetVersionError {}
+
 /// Keying material could not be exported: the handshake has not finished,
 /// or the output length is zero or too large.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +268,32 @@ pub trait Session: Send + fmt::Debug {
     /// steps the 1-RTT secrets once more ("quic ku", "quicv2 ku" in v2).
     /// `None` before the 1-RTT keys exist.
     fn next_1rtt_keys(&mut self) -> Option<KeyPair<Box<dyn PacketKey>>>;
+
+    /// Switches the version whose HKDF labels the packet keys use
+    /// (RFC 9001 §5.1, RFC 9369 §3.3.2): from now on, keys produced by
+    /// [`write_handshake`](Self::write_handshake) ([`KeyChange`]) and by
+    /// [`next_1rtt_keys`](Self::next_1rtt_keys) use `version`'s labels; the
+    /// TLS handshake itself is the same in every version.
+    ///
+    /// Call it before the Handshake keys are produced: a client calls it
+    /// when the server's first Initial arrives in another version than the
+    /// one the session was created with (compatible version negotiation,
+    /// RFC 9368 §2.3, RFC 9369 §4.1), before feeding that packet's CRYPTO
+    /// data to [`read_handshake`](Self::read_handshake). Setting the version
+    /// the keys already use succeeds and changes nothing, even late.
+    ///
+    /// 0-RTT keys ([`early_keys`](Self::early_keys)) keep the original
+    /// version: a client never sends 0-RTT in the negotiated version
+    /// (RFC 9369 §4.1). Initial keys are not the session's:
+    /// [`initial_keys`] takes the version.
+    ///
+    /// The default implementation, for sessions that cannot re-derive their
+    /// keys, refuses with [`SetVersionError::NotSupported`] (it does not
+    /// know the session's version, so it refuses even a no-op).
+    fn set_version(&mut self, version: Version) -> Result<(), SetVersionError> {
+        let _ = version;
+        Err(SetVersionError::NotSupported)
+    }
 
     /// Fills `output` with keying material exported from the TLS session
     /// (RFC 8446 §7.5), once the handshake is done.

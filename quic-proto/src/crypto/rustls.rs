@@ -1,8 +1,10 @@
-//! The one file that talks to rustls (0.23, ring provider): packet and header
-//! protection over `rustls::quic`'s keys, Initial keys, and the TLS session.
+//! The one module that talks to rustls (0.23, ring provider): packet and
+//! header protection over `rustls::quic`'s keys, Initial keys, and the TLS
+//! session. `version_switch.rs` lets a client session change its QUIC
+//! version mid-handshake, which rustls cannot do itself.
 //!
 //! Nothing else in the crate names rustls; when rustls' QUIC API changes,
-//! this file absorbs it.
+//! this module absorbs it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,14 +16,18 @@ use ::rustls::{AlertDescription, Error, PeerMisbehaved, SupportedCipherSuite};
 
 pub use ::rustls::{ClientConfig, ServerConfig};
 
+use self::version_switch::{Level, VersionSwitch};
+use super::ring_keys::{self, Labels};
 use super::{
     CryptoError, DirectionalKeys, ExportKeyingMaterialError, HeaderKey, KeyChange, KeyPair, Keys,
-    PacketKey, Session, UnsupportedVersion,
+    PacketKey, Session, SetVersionError, UnsupportedVersion,
 };
 use crate::cid::ConnectionId;
 use crate::error::{TransportError, TransportErrorCode};
 use crate::shared::Side;
 use crate::version::Version;
+
+mod version_switch;
 
 /// Header protection (RFC 9001 §5.4) with a rustls key.
 struct RustlsHeaderKey(Box<dyn quic::HeaderProtectionKey>);
@@ -276,20 +282,44 @@ pub fn server_config_builder() -> ::rustls::ConfigBuilder<ServerConfig, ::rustls
         .expect("the ring provider has TLS 1.3 cipher suites")
 }
 
+/// The 1-RTT secrets of the next key phase (RFC 9001 §6.1).
+enum NextSecrets {
+    /// rustls' own, in the version the session was created with.
+    Rustls(quic::Secrets),
+    /// Ours, after a version switch, with the new version's labels.
+    Ring {
+        secrets: ring_keys::Secrets,
+        labels: &'static Labels,
+    },
+}
+
 /// A TLS 1.3 session for QUIC over rustls: the [`Session`] the connection
 /// drives.
+///
+/// A client session runs on its own copy of the [`ClientConfig`] it is
+/// given, whose key log also keeps this connection's traffic secrets, so
+/// that [`Session::set_version`] can re-derive its packet keys in another
+/// version (RFC 9368 §2.3). The user's key log still sees every secret.
 pub struct TlsSession {
     conn: quic::Connection,
-    /// The 1-RTT secrets of the next key phase (RFC 9001 §6.1).
-    next_secrets: Option<quic::Secrets>,
+    /// The version rustls derives keys for.
+    version: Version,
+    next_secrets: Option<NextSecrets>,
     /// On a client, the name it connects to.
     client_server_name: Option<String>,
+    /// On a client, what changing the version needs.
+    version_switch: Option<VersionSwitch>,
 }
 
 impl TlsSession {
     /// Starts a client session that will connect to `server_name` and send
     /// `transport_parameters` (already encoded, RFC 9000 §18) in its
     /// ClientHello. ALPN protocols come from `config` (RFC 9001 §8.1).
+    ///
+    /// `version` is the client's original version; the session clones
+    /// `config` (a few small allocations; shared parts such as the session
+    /// store stay shared) to capture its traffic secrets, so that it can
+    /// switch to the negotiated version ([`Session::set_version`]).
     pub fn client(
         config: Arc<ClientConfig>,
         version: Version,
@@ -300,12 +330,15 @@ impl TlsSession {
         check_client_config(&config)?;
         let name = ServerName::try_from(server_name.to_owned())
             .map_err(|_| NewSessionError::InvalidServerName)?;
+        let (config, version_switch) = VersionSwitch::client(&config, version);
         let conn = quic::ClientConnection::new(config, tls_version, name, transport_parameters)
             .map_err(|err| NewSessionError::Tls(err.to_string()))?;
         Ok(Self {
             conn: conn.into(),
+            version,
             next_secrets: None,
             client_server_name: Some(server_name.to_owned()),
+            version_switch: Some(version_switch),
         })
     }
 
@@ -322,8 +355,10 @@ impl TlsSession {
             .map_err(|err| NewSessionError::Tls(err.to_string()))?;
         Ok(Self {
             conn: conn.into(),
+            version,
             next_secrets: None,
             client_server_name: None,
+            version_switch: None,
         })
     }
 
@@ -333,6 +368,24 @@ impl TlsSession {
             quic::Connection::Client(_) => Side::Client,
             quic::Connection::Server(_) => Side::Server,
         }
+    }
+
+    /// The version whose labels the Handshake and 1-RTT keys use: the one
+    /// the session was created with, or the one given to
+    /// [`Session::set_version`].
+    pub fn version(&self) -> Version {
+        self.version_switch
+            .as_ref()
+            .map_or(self.version, VersionSwitch::version)
+    }
+
+    /// The keys of a new level from the captured secrets, if the version
+    /// changed.
+    fn switched_keys(&mut self, level: Level) -> Option<(Keys, NextSecrets)> {
+        let suite = self.conn.negotiated_cipher_suite();
+        let side = self.side();
+        let (keys, secrets, labels) = self.version_switch.as_mut()?.keys(level, suite, side)?;
+        Some((keys, NextSecrets::Ring { secrets, labels }))
     }
 }
 
@@ -354,14 +407,20 @@ impl Session for TlsSession {
 
     fn write_handshake(&mut self, buf: &mut Vec<u8>) -> Option<KeyChange> {
         match self.conn.write_hs(buf)? {
-            quic::KeyChange::Handshake { keys } => Some(KeyChange::Handshake {
-                keys: convert_keys(keys),
-            }),
+            quic::KeyChange::Handshake { keys } => {
+                let keys = match self.switched_keys(Level::Handshake) {
+                    Some((keys, _)) => keys,
+                    None => convert_keys(keys),
+                };
+                Some(KeyChange::Handshake { keys })
+            }
             quic::KeyChange::OneRtt { keys, next } => {
+                let (keys, next) = match self.switched_keys(Level::OneRtt) {
+                    Some(switched) => switched,
+                    None => (convert_keys(keys), NextSecrets::Rustls(next)),
+                };
                 self.next_secrets = Some(next);
-                Some(KeyChange::OneRtt {
-                    keys: convert_keys(keys),
-                })
+                Some(KeyChange::OneRtt { keys })
             }
         }
     }
@@ -404,11 +463,50 @@ impl Session for TlsSession {
     }
 
     fn next_1rtt_keys(&mut self) -> Option<KeyPair<Box<dyn PacketKey>>> {
-        let keys = self.next_secrets.as_mut()?.next_packet_keys();
-        Some(KeyPair {
-            local: packet_key(keys.local),
-            remote: packet_key(keys.remote),
-        })
+        let side = self.side();
+        match self.next_secrets.as_mut()? {
+            NextSecrets::Rustls(secrets) => {
+                let keys = secrets.next_packet_keys();
+                Some(KeyPair {
+                    local: packet_key(keys.local),
+                    remote: packet_key(keys.remote),
+                })
+            }
+            NextSecrets::Ring { secrets, labels } => {
+                let keys = secrets.packet_keys(side, labels);
+                let next = secrets.next(labels);
+                match (keys, next) {
+                    (Ok(keys), Ok(next)) => {
+                        *secrets = next;
+                        Some(keys)
+                    }
+                    // Unreachable: the same derivations already succeeded
+                    // for these secrets' suite and labels.
+                    _ => {
+                        tracing::error!("no keys for the next 1-RTT key phase");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// On a client, switches the labels of the Handshake and 1-RTT keys
+    /// still to come; see [`Session::set_version`]. A server session, made
+    /// in the negotiated version from the start, accepts only its own
+    /// version.
+    fn set_version(&mut self, version: Version) -> Result<(), SetVersionError> {
+        match &mut self.version_switch {
+            Some(switch) => switch.set(version),
+            None => {
+                tls_version(version).map_err(|err| SetVersionError::UnsupportedVersion(err.0))?;
+                if version == self.version {
+                    Ok(())
+                } else {
+                    Err(SetVersionError::NotSupported)
+                }
+            }
+        }
     }
 
     fn export_keying_material(
