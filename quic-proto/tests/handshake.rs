@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use harness::certs::{ALPN, client_config, server_config};
 use harness::{QuicHost, apps};
+use quic_proto::Version;
 use quic_proto::config::{EndpointConfig, TransportConfig};
 use quic_proto::connection::Event;
 use quic_proto::endpoint::ConnectionHandle;
@@ -21,27 +22,43 @@ pub struct Pair {
 }
 
 fn pair(seed: u64, configure: impl FnOnce(&mut Network<QuicHost>)) -> Pair {
+    pair_with_versions(seed, None, None, Version::V1, configure)
+}
+
+/// A pair whose endpoints speak the given versions (preferred first), the
+/// client starting in `client_version`.
+fn pair_with_versions(
+    seed: u64,
+    server_versions: Option<Vec<Version>>,
+    client_versions: Option<Vec<Version>>,
+    client_version: Version,
+    configure: impl FnOnce(&mut Network<QuicHost>),
+) -> Pair {
     let mut net = Network::new(seed);
     let start = net.start();
     let (client, server) = (addr(1), addr(2));
+    let mut server_endpoint = EndpointConfig::seeded(seed ^ 0x5e);
+    if let Some(versions) = server_versions {
+        server_endpoint.supported_versions = versions;
+    }
+    let mut client_endpoint = EndpointConfig::seeded(seed ^ 0xc1);
+    if let Some(versions) = client_versions {
+        client_endpoint.supported_versions = versions;
+    }
     let server_host = QuicHost::new(
         server,
-        EndpointConfig::seeded(seed ^ 0x5e),
+        server_endpoint,
         Some(server_config(TransportConfig::default())),
         start,
     );
     net.add_host(server, server_host);
-    net.add_host(
-        client,
-        QuicHost::new(client, EndpointConfig::seeded(seed ^ 0xc1), None, start),
-    );
+    net.add_host(client, QuicHost::new(client, client_endpoint, None, start));
     configure(&mut net);
-    let handle = net.host_mut(client).connect(
-        start,
-        &client_config(TransportConfig::default()),
-        server,
-        apps::idle(),
-    );
+    let mut config = client_config(TransportConfig::default());
+    config.version = client_version;
+    let handle = net
+        .host_mut(client)
+        .connect(start, &config, server, apps::idle());
     Pair {
         net,
         client,
@@ -77,6 +94,92 @@ fn plain_handshake() {
         // Nothing more to do: the network goes idle apart from timers.
         p.net.run_for(secs(1))?;
         let _ = p.handle;
+        Ok(())
+    });
+}
+
+/// RFC 9000 §8.1.2, §17.2.5: the server answers the first Initial with a
+/// Retry; the client comes back with the token under new Initial keys, and
+/// both sides check the original and retry source CID transport
+/// parameters (§7.3).
+#[test]
+fn retry_handshake() {
+    run_seeded("retry_handshake", seeds(8), |seed| {
+        let mut p = pair(seed, |net| {
+            net.host_mut(addr(2)).accept_policy = harness::AcceptPolicy::Retry;
+        });
+        let (client, server) = (p.client, p.server);
+        p.net
+            .drive_until(|net| connected(net, client, server), secs(5))?;
+        let c = p.net.host_mut(client).only();
+        assert!(c.conn.error().is_none());
+        // The first Initial was answered by a Retry: the client sent at
+        // least two Initials before the server's first packet.
+        assert_eq!(p.net.host(server).conns.len(), 1);
+        Ok(())
+    });
+}
+
+/// RFC 9000 §6, RFC 9368 §2.1: a client starting in v2 against a v1-only
+/// server gets Version Negotiation, starts over in v1, and the server's
+/// Version Information confirms v1 was the right choice (§4).
+#[test]
+fn handshake_after_version_negotiation() {
+    run_seeded("handshake_after_version_negotiation", seeds(4), |seed| {
+        let mut p = pair_with_versions(
+            seed,
+            Some(vec![Version::V1]),
+            Some(vec![Version::V2, Version::V1]),
+            Version::V2,
+            |_| {},
+        );
+        let (client, server) = (p.client, p.server);
+        p.net
+            .drive_until(|net| connected(net, client, server), secs(5))?;
+        assert_eq!(p.net.host_mut(client).only().conn.version(), Version::V1);
+        assert_eq!(p.net.host_mut(server).only().conn.version(), Version::V1);
+        Ok(())
+    });
+}
+
+/// RFC 9368 §2.3, RFC 9369: a client offering v1 and v2 starts in v1; a
+/// server preferring v2 answers in v2 and the client follows, with no
+/// extra round trip.
+#[test]
+fn v2_by_compatible_negotiation() {
+    run_seeded("v2_by_compatible_negotiation", seeds(4), |seed| {
+        let mut p = pair_with_versions(
+            seed,
+            Some(vec![Version::V2, Version::V1]),
+            Some(vec![Version::V1, Version::V2]),
+            Version::V1,
+            |_| {},
+        );
+        let (client, server) = (p.client, p.server);
+        p.net
+            .drive_until(|net| connected(net, client, server), secs(5))?;
+        assert_eq!(p.net.host_mut(client).only().conn.version(), Version::V2);
+        assert_eq!(p.net.host_mut(server).only().conn.version(), Version::V2);
+        Ok(())
+    });
+}
+
+/// A client speaking only v1 against a server preferring v2: the server
+/// stays in v1 because the client did not offer v2.
+#[test]
+fn no_upgrade_without_offer() {
+    run_seeded("no_upgrade_without_offer", seeds(2), |seed| {
+        let mut p = pair_with_versions(
+            seed,
+            Some(vec![Version::V2, Version::V1]),
+            Some(vec![Version::V1]),
+            Version::V1,
+            |_| {},
+        );
+        let (client, server) = (p.client, p.server);
+        p.net
+            .drive_until(|net| connected(net, client, server), secs(5))?;
+        assert_eq!(p.net.host_mut(server).only().conn.version(), Version::V1);
         Ok(())
     });
 }

@@ -24,12 +24,16 @@ use super::timers::{Timer, TimerTable};
 use super::{Connection, ConnectionParams, CryptoSetup, State};
 use crate::cid::ConnectionId;
 use crate::config::TransportConfig;
+use crate::crypto::Keys;
+use crate::crypto::rustls::ClientConfig;
 use crate::crypto::rustls::{NewSessionError, TlsSession};
 use crate::crypto::{KeyChange, Session, initial_keys};
 use crate::error::TransportError;
 use crate::reset::ResetToken;
 use crate::shared::{Side, SpaceId};
-use crate::transport_params::{ExpectedConnectionIds, TransportParameters};
+use crate::transport_params::{ExpectedConnectionIds, TransportParameters, VersionInformation};
+use crate::version::Version;
+use std::sync::Arc;
 
 /// Handshake bookkeeping that outlives the `Handshake` state (the IDs are
 /// checked against the peer's transport parameters, which may arrive late).
@@ -57,6 +61,21 @@ pub(super) struct HandshakeState {
     pub(super) data_ready_emitted: bool,
     /// The space the TLS stack writes into now.
     pub(super) write_space: SpaceId,
+    /// The version of the client's first Initial packets (RFC 9368 calls
+    /// it the original version on the client).
+    pub(super) initial_version: Version,
+    /// Our versions, preferred first, sent as Available Versions.
+    pub(super) available_versions: Vec<Version>,
+    /// Client: it restarted after a Version Negotiation packet.
+    pub(super) vn_reacted: bool,
+    /// Client: what a restart after Version Negotiation needs.
+    pub(super) client_tls: Option<(Arc<ClientConfig>, String)>,
+    /// The CID the Initial keys derive from (the client's first DCID, or
+    /// the SCID of a Retry).
+    pub(super) initial_keys_cid: ConnectionId,
+    /// Server: Initial keys of `initial_version` while the client has not
+    /// yet switched to the negotiated version.
+    pub(super) prior_initial_keys: Option<Keys>,
 }
 
 /// Why a connection could not be created.
@@ -106,20 +125,39 @@ impl Connection {
         let config = params.config.clone();
         let streams = Streams::new(side, streams_config(&config));
         let local_reset_token = params.issuer.reset_key.token(&params.local_cid);
-        let transport_params = local_transport_parameters(&params, &streams, local_reset_token);
+        let server_ids = match &params.crypto {
+            CryptoSetup::Server {
+                original_dst_cid,
+                retry_src_cid,
+                ..
+            } => Some((*original_dst_cid, *retry_src_cid, local_reset_token)),
+            CryptoSetup::Client { .. } => None,
+        };
+        let transport_params = transport_parameters(&LocalParams {
+            config: &params.config,
+            local_cid: params.local_cid,
+            grease_quic_bit: params.grease_quic_bit,
+            version: params.version,
+            available_versions: &params.available_versions,
+            server_ids,
+            streams: &streams,
+        });
         transport_params
             .validate(side)
             .map_err(|e| ConnectError::Config(e.into()))?;
         let mut encoded = Vec::new();
         transport_params.encode(&mut encoded);
+        let mut client_tls = None;
         let (session, original_dst_cid, retry_src_cid): (Box<dyn Session>, _, _) =
             match params.crypto {
                 CryptoSetup::Client {
                     config: tls,
                     server_name,
                 } => {
-                    let session = TlsSession::client(tls, params.version, &server_name, encoded)
-                        .map_err(ConnectError::Tls)?;
+                    let session =
+                        TlsSession::client(tls.clone(), params.version, &server_name, encoded)
+                            .map_err(ConnectError::Tls)?;
+                    client_tls = Some((tls, server_name));
                     (Box::new(session), params.initial_dst_cid, None)
                 }
                 CryptoSetup::Server {
@@ -134,6 +172,9 @@ impl Connection {
             };
         let keys = initial_keys(params.version, &params.initial_dst_cid, side)
             .map_err(|e| ConnectError::Tls(NewSessionError::UnsupportedVersion(e.0)))?;
+        let prior_initial_keys = (params.initial_version != params.version)
+            .then(|| initial_keys(params.initial_version, &params.initial_dst_cid, side).ok())
+            .flatten();
         let ack_config = AckTrackerConfig {
             max_ranges: config.max_ack_ranges,
             ..AckTrackerConfig::default()
@@ -161,6 +202,12 @@ impl Connection {
                 done_pending: false,
                 data_ready_emitted: false,
                 write_space: SpaceId::Initial,
+                initial_version: params.initial_version,
+                available_versions: params.available_versions,
+                vn_reacted: false,
+                client_tls,
+                initial_keys_cid: params.initial_dst_cid,
+                prior_initial_keys,
             },
             recovery: Recovery::new(side, RttEstimator::new(config.initial_rtt), controller),
             pacer: Pacer::new(),
@@ -278,6 +325,7 @@ impl Connection {
             },
         };
         params.validate_connection_ids(&expected)?;
+        self.check_version_information(&params)?;
         self.streams.set_peer_limits(&params);
         self.datagrams
             .set_peer_max_frame(params.max_datagram_frame_size.into_inner());
@@ -300,6 +348,124 @@ impl Connection {
         self.peer_params = Some(params);
         self.restart_idle_timer(now);
         Ok(())
+    }
+
+    /// RFC 9368 §4: the peer's Version Information must agree with the
+    /// version in use, and after a Version Negotiation round the server's
+    /// list must show that the client would have picked the same version.
+    fn check_version_information(
+        &self,
+        params: &TransportParameters,
+    ) -> Result<(), TransportError> {
+        let error = |reason| Err(TransportError::VERSION_NEGOTIATION_ERROR(reason));
+        let info = params.version_information.as_ref();
+        match (self.side, info) {
+            (Side::Server, Some(info)) if info.chosen_version != self.handshake.initial_version => {
+                error("the client's Chosen Version is not the version of its Initials")
+            }
+            (Side::Server, _) => Ok(()),
+            (Side::Client, None) if self.handshake.vn_reacted => {
+                error("no Version Information after Version Negotiation")
+            }
+            (Side::Client, None) => Ok(()),
+            (Side::Client, Some(info)) => {
+                if info.chosen_version != self.version
+                    || !self
+                        .handshake
+                        .available_versions
+                        .contains(&info.chosen_version)
+                {
+                    return error("the server's Chosen Version is not the negotiated version");
+                }
+                if self.handshake.vn_reacted {
+                    let server: Vec<Version> =
+                        info.available_versions().chain([self.version]).collect();
+                    let would_pick = self
+                        .handshake
+                        .available_versions
+                        .iter()
+                        .find(|v| server.contains(v));
+                    if would_pick != Some(&self.version) {
+                        return error(
+                            "Version Negotiation was forged: a preferred version is available",
+                        );
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Client: starts over in `version` after a Version Negotiation packet
+    /// (RFC 9000 §6.2, RFC 9368 §2.1): a new TLS session and ClientHello,
+    /// new Initial keys, the same connection IDs.
+    pub(super) fn restart_with_version(
+        &mut self,
+        now: Instant,
+        version: Version,
+    ) -> Result<(), TransportError> {
+        let (tls, server_name) = self
+            .handshake
+            .client_tls
+            .clone()
+            .ok_or_else(|| TransportError::INTERNAL_ERROR("not a client"))?;
+        self.version = version;
+        self.handshake.vn_reacted = true;
+        let mut encoded = Vec::new();
+        self.local_transport_parameters().encode(&mut encoded);
+        let session = TlsSession::client(tls, version, &server_name, encoded)
+            .map_err(|_| TransportError::INTERNAL_ERROR("TLS session"))?;
+        self.session = Box::new(session);
+        let keys = initial_keys(version, &self.handshake.initial_keys_cid, self.side)
+            .map_err(|_| TransportError::INTERNAL_ERROR("no Initial keys"))?;
+        self.recovery
+            .discard_space(now, SpaceId::Initial, &mut Discard);
+        let initial = self.space_mut(SpaceId::Initial);
+        initial.keys = Some(keys);
+        initial.crypto = super::crypto_stream::CryptoStream::default();
+        self.handshake.write_space = SpaceId::Initial;
+        self.write_tls(now)
+    }
+
+    /// Client: the server's first Initial came in another version we
+    /// offered (RFC 9368 §2.3): from now on everything is in that version.
+    pub(super) fn switch_version(&mut self, version: Version) -> bool {
+        let Ok(keys) = initial_keys(version, &self.handshake.initial_keys_cid, self.side) else {
+            return false;
+        };
+        if self.session.set_version(version).is_err() {
+            return false;
+        }
+        tracing::debug!(from = ?self.version, to = ?version, "compatible version negotiation");
+        self.version = version;
+        self.space_mut(SpaceId::Initial).keys = Some(keys);
+        true
+    }
+
+    /// Our transport parameters for the connection as it is now.
+    pub(super) fn local_transport_parameters(&self) -> TransportParameters {
+        let server_ids = self.side.is_server().then(|| {
+            (
+                self.handshake.original_dst_cid,
+                self.handshake.retry_src_cid,
+                self.local_cids_reset_token(),
+            )
+        });
+        transport_parameters(&LocalParams {
+            config: &self.config,
+            local_cid: self.handshake.local_initial_cid,
+            grease_quic_bit: self.grease_quic_bit,
+            version: self.version,
+            available_versions: &self.handshake.available_versions,
+            server_ids,
+            streams: &self.streams,
+        })
+    }
+
+    fn local_cids_reset_token(&self) -> ResetToken {
+        self.issuer
+            .reset_key
+            .token(&self.handshake.local_initial_cid)
     }
 
     /// TLS finished its handshake (RFC 9001 §4.1.1).
@@ -405,35 +571,42 @@ impl AckSink<SentFrames> for Discard {
     fn on_lost(&mut self, _: SpaceId, _: u64, _: SentFrames) {}
 }
 
-/// Our transport parameters (RFC 9000 §18.2).
-fn local_transport_parameters(
-    params: &ConnectionParams,
-    streams: &Streams,
-    reset_token: ResetToken,
-) -> TransportParameters {
-    let config = &params.config;
+/// What our transport parameters are made of.
+struct LocalParams<'a> {
+    config: &'a TransportConfig,
+    local_cid: ConnectionId,
+    grease_quic_bit: bool,
+    version: Version,
+    available_versions: &'a [Version],
+    /// Server: the original DCID, the Retry's SCID, and our reset token.
+    server_ids: Option<(ConnectionId, Option<ConnectionId>, ResetToken)>,
+    streams: &'a Streams,
+}
+
+/// Our transport parameters (RFC 9000 §18.2, RFC 9368 §3).
+fn transport_parameters(local: &LocalParams<'_>) -> TransportParameters {
+    let config = local.config;
     let mut tp = TransportParameters {
         max_idle_timeout: config.max_idle_timeout.unwrap_or_default(),
         max_udp_payload_size: config.max_udp_payload_size,
         ack_delay_exponent: config.ack_delay_exponent,
         max_ack_delay: config.max_ack_delay,
         active_connection_id_limit: config.active_connection_id_limit,
-        initial_source_connection_id: Some(params.local_cid),
+        initial_source_connection_id: Some(local.local_cid),
         max_datagram_frame_size: config
             .max_datagram_frame_size
             .map_or(crate::coding::VarInt::ZERO, |size| size.into()),
-        grease_quic_bit: params.grease_quic_bit,
+        grease_quic_bit: local.grease_quic_bit,
+        version_information: Some(VersionInformation::new(
+            local.version,
+            local.available_versions,
+        )),
         ..TransportParameters::default()
     };
-    streams.write_local_limits(&mut tp);
-    if let CryptoSetup::Server {
-        original_dst_cid,
-        retry_src_cid,
-        ..
-    } = &params.crypto
-    {
-        tp.original_destination_connection_id = Some(*original_dst_cid);
-        tp.retry_source_connection_id = *retry_src_cid;
+    local.streams.write_local_limits(&mut tp);
+    if let Some((original_dst_cid, retry_src_cid, reset_token)) = local.server_ids {
+        tp.original_destination_connection_id = Some(original_dst_cid);
+        tp.retry_source_connection_id = retry_src_cid;
         tp.stateless_reset_token = Some(reset_token.into_bytes());
     }
     tp

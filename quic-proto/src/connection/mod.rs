@@ -131,7 +131,14 @@ pub(crate) enum CryptoSetup {
 
 /// Everything a new connection starts from, gathered by the endpoint.
 pub(crate) struct ConnectionParams {
+    /// The version the connection uses.
     pub(crate) version: Version,
+    /// The version of the client's first Initial packets: on a server that
+    /// negotiated another version (RFC 9368), Initials of this version still
+    /// arrive until the client switches.
+    pub(crate) initial_version: Version,
+    /// The versions this endpoint speaks, preferred first.
+    pub(crate) available_versions: Vec<Version>,
     pub(crate) config: Arc<TransportConfig>,
     pub(crate) crypto: CryptoSetup,
     pub(crate) remote: SocketAddr,

@@ -131,16 +131,53 @@ impl Connection {
     }
 
     /// Removes header protection with the space's keys, if we have them.
-    fn unprotect_header(&self, space: SpaceId, partial: PartialDecode) -> Option<Packet> {
-        let state = self.space(space);
-        if state.discarded {
+    fn unprotect_header(&mut self, space: SpaceId, partial: PartialDecode) -> Option<Packet> {
+        if self.space(space).discarded {
             return None;
         }
+        let version = partial.version();
+        if let Some(version) = version {
+            self.accept_version(space, version)?;
+        }
         let key: &dyn HeaderKey = match space {
-            SpaceId::Initial | SpaceId::Handshake => &*state.keys.as_ref()?.header.remote,
+            SpaceId::Initial => &*self.initial_keys_for(version?)?.header.remote,
+            SpaceId::Handshake => &*self.space(space).keys.as_ref()?.header.remote,
             SpaceId::Data => &*self.one_rtt.as_ref()?.header().remote,
         };
         partial.finish(Some(key)).ok()
+    }
+
+    /// Checks a long header's version against the connection's
+    /// (RFC 9368 §2.3): a client follows the server to another of the
+    /// versions it offered when the server's first Initial comes in it.
+    fn accept_version(&mut self, space: SpaceId, version: crate::version::Version) -> Option<()> {
+        if version == self.version {
+            return Some(());
+        }
+        let switch = self.side.is_client()
+            && space == SpaceId::Initial
+            && !self.handshake.server_packet_seen
+            && !self.handshake.vn_reacted
+            && self.handshake.available_versions.contains(&version);
+        if switch {
+            self.switch_version(version).then_some(())
+        } else if self.side.is_server()
+            && space == SpaceId::Initial
+            && version == self.handshake.initial_version
+        {
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// The Initial keys for packets of `version`.
+    fn initial_keys_for(&self, version: crate::version::Version) -> Option<&crate::crypto::Keys> {
+        if version == self.version {
+            self.space(SpaceId::Initial).keys.as_ref()
+        } else {
+            self.handshake.prior_initial_keys.as_ref()
+        }
     }
 
     /// Reconstructs the packet number and opens the payload (RFC 9001 §5.3,
@@ -155,7 +192,10 @@ impl Connection {
         let pn = packet.header.number()?.expand(largest);
         match space {
             SpaceId::Initial | SpaceId::Handshake => {
-                let keys = self.space(space).keys.as_ref()?;
+                let keys = match (space, packet.header.version()) {
+                    (SpaceId::Initial, Some(version)) => self.initial_keys_for(version)?,
+                    _ => self.space(space).keys.as_ref()?,
+                };
                 keys.packet
                     .remote
                     .decrypt(pn, &packet.header_data, &mut packet.payload)
@@ -279,18 +319,30 @@ impl Connection {
         };
         match &packet.header {
             Header::VersionNegotiation(vn) => {
-                // RFC 9000 §6.2: ignore one that lists our version, or does
-                // not echo our CIDs.
-                if vn.versions.contains(self.version)
+                // RFC 9000 §6.2: ignore one that does not echo our CIDs.
+                // RFC 9368 §4: ignore one that lists our original version,
+                // and any after we already reacted to one.
+                if vn.versions.contains(self.handshake.initial_version)
+                    || self.handshake.vn_reacted
                     || vn.dst_cid != self.handshake.local_initial_cid
                     || vn.src_cid != self.remote_cids.current()
                 {
                     return Received::Dropped;
                 }
-                // Whether or not it lists a version we also speak, this
-                // connection cannot switch: it ends, and its owner may retry
-                // with a version from the list (RFC 9000 §6.2).
-                self.on_version_mismatch();
+                let choice = self
+                    .handshake
+                    .available_versions
+                    .iter()
+                    .copied()
+                    .find(|&v| vn.versions.contains(v));
+                match choice {
+                    Some(version) => {
+                        if let Err(error) = self.restart_with_version(now, version) {
+                            self.close_with_error(now, error);
+                        }
+                    }
+                    None => self.on_version_mismatch(),
+                }
                 Received::Processed
             }
             Header::Retry(_) => self.handle_retry(now, &packet),
@@ -327,6 +379,7 @@ impl Connection {
         token: bytes::Bytes,
     ) {
         self.handshake.retry_src_cid = Some(retry_src_cid);
+        self.handshake.initial_keys_cid = retry_src_cid;
         self.handshake.token = token;
         self.remote_cids.set_initial(retry_src_cid);
         if let Ok(keys) = crate::crypto::initial_keys(self.version, &retry_src_cid, self.side) {

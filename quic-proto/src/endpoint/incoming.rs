@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+use super::client_hello::client_transport_parameters;
 use super::{ConnectionHandle, DatagramEvent, Endpoint};
 use crate::cid::ConnectionId;
 use crate::connection::handshake::ConnectError;
@@ -17,6 +18,7 @@ use crate::frame::{ConnectionClose, Frame, FrameType};
 use crate::packet::{LongHeader, LongKind, PacketNumber, PartialDecode, RetryHeader};
 use crate::shared::Side;
 use crate::token::{RetryToken, Token};
+use crate::transport_params::TransportParameters;
 use crate::version::Version;
 
 /// A client's first Initial, waiting for the application's decision.
@@ -25,6 +27,10 @@ pub struct Incoming {
     received_at: Instant,
     remote: SocketAddr,
     data: BytesMut,
+    /// The version of the client's Initial packets.
+    initial_version: Version,
+    /// The version the connection will use (RFC 9368 compatible
+    /// negotiation may pick another than `initial_version`).
     version: Version,
     dst_cid: ConnectionId,
     src_cid: ConnectionId,
@@ -119,11 +125,14 @@ impl Endpoint {
             // RFC 9000 §7.2: a client's first DCID is at least 8 bytes.
             return None;
         }
+        let client_params = client_transport_parameters(&data, version, &dst_cid).ok()?;
+        let negotiated = self.negotiate_version(version, client_params.as_ref());
         let mut incoming = Incoming {
             received_at: now,
             remote,
             data,
-            version,
+            initial_version: version,
+            version: negotiated,
             dst_cid,
             src_cid,
             original_dst_cid: dst_cid,
@@ -157,6 +166,23 @@ impl Endpoint {
         Some(DatagramEvent::NewConnection(incoming))
     }
 
+    /// Compatible version negotiation (RFC 9368 §2.3, RFC 9369 §4): the
+    /// first of our versions, in our order of preference, that the client
+    /// listed as available and that is compatible with its Initial's
+    /// version. v1 and v2 are compatible both ways.
+    fn negotiate_version(&self, initial: Version, params: Option<&TransportParameters>) -> Version {
+        let Some(info) = params.and_then(|p| p.version_information.as_ref()) else {
+            return initial;
+        };
+        let compatible = |v: Version| v == initial || (v.is_supported() && initial.is_supported());
+        self.config
+            .supported_versions
+            .iter()
+            .copied()
+            .find(|&v| compatible(v) && (v == initial || info.available_versions().any(|a| a == v)))
+            .unwrap_or(initial)
+    }
+
     /// Accepts a new connection and gives it its first datagram.
     pub fn accept(
         &mut self,
@@ -167,6 +193,8 @@ impl Endpoint {
         let local_cid = self.new_local_cid();
         let params = ConnectionParams {
             version: incoming.version,
+            initial_version: incoming.initial_version,
+            available_versions: self.config.supported_versions.clone(),
             config: server.transport.clone(),
             crypto: CryptoSetup::Server {
                 config: server.crypto.clone(),
@@ -200,7 +228,7 @@ impl Endpoint {
     /// Refuses a new connection with CONNECTION_REFUSED in an Initial
     /// (RFC 9000 §5.2.2). Returns what to send, written into `response`.
     pub fn refuse(&mut self, incoming: Incoming, response: &mut Vec<u8>) -> Option<Transmit> {
-        let keys = initial_keys(incoming.version, &incoming.dst_cid, Side::Server).ok()?;
+        let keys = initial_keys(incoming.initial_version, &incoming.dst_cid, Side::Server).ok()?;
         let local_cid = self.new_local_cid();
         let header = LongHeader::new(
             LongKind::Initial {
@@ -255,7 +283,7 @@ impl Endpoint {
             },
         );
         let header = RetryHeader {
-            version: incoming.version,
+            version: incoming.initial_version,
             dst_cid: incoming.src_cid,
             src_cid: retry_src_cid,
             token: Bytes::from(token),
@@ -266,7 +294,7 @@ impl Endpoint {
         header
             .encode(response)
             .map_err(|_| RetryError::NotAServer)?;
-        let tag = retry_integrity_tag(incoming.version, &incoming.dst_cid, response)
+        let tag = retry_integrity_tag(incoming.initial_version, &incoming.dst_cid, response)
             .map_err(|_| RetryError::NotAServer)?;
         response.extend_from_slice(&tag);
         Ok(Transmit {

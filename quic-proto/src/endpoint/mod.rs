@@ -4,6 +4,7 @@
 //! retries or ignores, and answers what no connection owns with Version
 //! Negotiation or a stateless reset.
 
+mod client_hello;
 mod incoming;
 mod routes;
 
@@ -168,6 +169,13 @@ impl Endpoint {
         if let Some(handle) = self.routes.get(&cid, remote) {
             return Some(DatagramEvent::ForConnection(handle, data));
         }
+        // RFC 9000 §10.3.1: a stateless reset carries a random DCID; the
+        // connection with that peer checks the token.
+        if data.len() >= crate::reset::MIN_STATELESS_RESET_LEN {
+            if let Some(handle) = self.routes.by_address(remote) {
+                return Some(DatagramEvent::ForConnection(handle, data));
+            }
+        }
         if cid.is_empty() || !self.reset_limiter.allow(now) {
             return None;
         }
@@ -229,6 +237,8 @@ impl Endpoint {
         let local_cid = self.new_local_cid();
         let params = ConnectionParams {
             version: config.version,
+            initial_version: config.version,
+            available_versions: self.config.supported_versions.clone(),
             config: config.transport.clone(),
             crypto: CryptoSetup::Client {
                 config: config.crypto.clone(),

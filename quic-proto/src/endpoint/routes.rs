@@ -25,6 +25,9 @@ struct Route {
 pub(super) struct Routes {
     by_cid: HashMap<ConnectionId, ConnectionHandle>,
     by_remote: HashMap<SocketAddr, ConnectionHandle>,
+    /// Every connection by its peer's address, for datagrams whose CID
+    /// routes nowhere: they may be stateless resets (RFC 9000 §10.3.1).
+    by_address: HashMap<SocketAddr, ConnectionHandle>,
     slots: Vec<Option<Route>>,
     free: Vec<usize>,
 }
@@ -36,6 +39,11 @@ impl Routes {
             return self.by_remote.get(&remote).copied();
         }
         self.by_cid.get(cid).copied()
+    }
+
+    /// The connection whose peer is at `remote`, if any.
+    pub(super) fn by_address(&self, remote: SocketAddr) -> Option<ConnectionHandle> {
+        self.by_address.get(&remote).copied()
     }
 
     pub(super) fn contains(&self, cid: &ConnectionId) -> bool {
@@ -71,6 +79,7 @@ impl Routes {
                 ConnectionHandle(self.slots.len() - 1)
             }
         };
+        self.by_address.insert(remote, handle);
         if local_cid.is_empty() {
             self.by_remote.insert(remote, handle);
         } else {
@@ -125,6 +134,9 @@ impl Routes {
         }
         if self.by_remote.get(&route.remote) == Some(&handle) {
             self.by_remote.remove(&route.remote);
+        }
+        if self.by_address.get(&route.remote) == Some(&handle) {
+            self.by_address.remove(&route.remote);
         }
         self.free.push(handle.0);
         route.handshaking
