@@ -382,6 +382,15 @@ impl RemoteCids {
         }
         let token = ResetToken::from(frame.reset_token);
         let known = self.check_consistent(sequence, &frame.id, &token)?;
+        // Checked before anything changes, so the queue never holds more
+        // than its bound, even on the frame that breaks it.
+        let retiring = self.retiring.len() + self.retirements_needed(sequence, retire_prior_to);
+        if retiring > self.max_retiring {
+            return Err(TransportError::CONNECTION_ID_LIMIT_ERROR(
+                "too many connection IDs awaiting retirement",
+            )
+            .with_frame_type(ty));
+        }
         if retire_prior_to > self.largest_retire_prior_to {
             self.largest_retire_prior_to = retire_prior_to;
             self.retire_below(retire_prior_to);
@@ -400,13 +409,18 @@ impl RemoteCids {
             }
             self.insert(sequence, frame.id, token);
         }
-        if self.retiring.len() > self.max_retiring {
-            return Err(TransportError::CONNECTION_ID_LIMIT_ERROR(
-                "too many connection IDs awaiting retirement",
-            )
-            .with_frame_type(ty));
-        }
         self.ensure_current().map_err(|e| e.with_frame_type(ty))
+    }
+
+    /// How many retirements a NEW_CONNECTION_ID with `sequence` and
+    /// `retire_prior_to` would queue: the active IDs below the new Retire
+    /// Prior To, and the frame's own ID if it comes late.
+    fn retirements_needed(&self, sequence: u64, retire_prior_to: u64) -> usize {
+        let below = retire_prior_to.max(self.largest_retire_prior_to);
+        let active = self.active.iter().filter(|id| id.sequence < below).count();
+        let known = self.active.iter().any(|id| id.sequence == sequence);
+        let late = sequence < below && !known && !self.retired.contains(sequence);
+        active + usize::from(late)
     }
 
     /// Checks the frame against the active IDs; `true` if it repeats one.

@@ -185,6 +185,10 @@ impl Connection {
         if ack_due || state.probes > 0 || state.ping_pending {
             return true;
         }
+        // Testing: injected frames go out whatever else is pending.
+        if !self.injected[space as usize].is_empty() {
+            return true;
+        }
         if !allow_data {
             return false;
         }
