@@ -989,14 +989,10 @@ fn transfer_both_ways(p: &mut Pair, seed: u64) -> Result<(), String> {
 /// A datagram that looks like a client's first Initial (1,200 bytes,
 /// version 1, an 8-byte DCID) but whose payload is garbage should start no
 /// server connection (RFC 9001 §5.2: Initial packets are protected; one that
-/// fails to open is discarded). Today the endpoint hands it to a new
-/// connection before authenticating it, and that connection then waits
-/// out the idle timeout (30 s by default) while counting against
-/// `ServerConfig::max_incoming`: an off-path sender of such garbage can
-/// fill the handshake slots. Ignored until the endpoint (or the
-/// connection's first-packet path) is fixed; run with `--ignored`.
+/// fails to open is discarded). The endpoint opens a first Initial before it
+/// creates anything, so such garbage cannot fill the handshake slots
+/// counted by `ServerConfig::max_incoming`.
 #[test]
-#[ignore = "finding: an undecryptable Initial starts a server connection that lingers until its idle timeout"]
 fn undecryptable_initial_starts_no_connection() {
     run_seeded(
         "undecryptable_initial_starts_no_connection",
