@@ -10,7 +10,8 @@ use harness::certs::{ALPN, client_config, server_config};
 use harness::{QuicHost, apps};
 use quic_proto::Version;
 use quic_proto::config::{EndpointConfig, TransportConfig};
-use quic_proto::connection::Event;
+use quic_proto::TransportErrorCode;
+use quic_proto::connection::{ConnectionError, Event};
 use quic_proto::endpoint::ConnectionHandle;
 use sim::{Network, addr, run_seeded, secs, seeds};
 
@@ -182,4 +183,58 @@ fn no_upgrade_without_offer() {
         assert_eq!(p.net.host_mut(server).only().conn.version(), Version::V1);
         Ok(())
     });
+}
+
+/// RFC 9000 §5.2.2: a refused connection ends on the client with
+/// CONNECTION_REFUSED.
+#[test]
+fn refused_connection() {
+    run_seeded("refused_connection", seeds(4), |seed| {
+        let mut p = pair(seed, |net| {
+            net.host_mut(addr(2)).accept_policy = harness::AcceptPolicy::Refuse;
+        });
+        let client = p.client;
+        p.net.drive_until(|net| net.host(client).conns.is_empty(), secs(5))?;
+        let lost = lost_reason(&p.net.host(client).finished[0].events);
+        match lost {
+            Some(ConnectionError::ConnectionClosed(close)) => {
+                assert_eq!(close.error_code, TransportErrorCode::CONNECTION_REFUSED);
+            }
+            other => return Err(format!("expected CONNECTION_REFUSED, got {other:?}")),
+        }
+        assert!(p.net.host(p.server).conns.is_empty());
+        Ok(())
+    });
+}
+
+/// Pending handshakes are bounded (`ServerConfig::max_incoming`): beyond
+/// the bound new clients are refused instead of growing server state.
+#[test]
+fn pending_handshakes_are_bounded() {
+    run_seeded("pending_handshakes_are_bounded", seeds(2), |seed| {
+        let mut net = Network::new(seed);
+        let start = net.start();
+        let server = addr(100);
+        let mut config = server_config(TransportConfig::default());
+        config.max_incoming = 3;
+        net.add_host(server, QuicHost::new(server, EndpointConfig::seeded(seed), Some(config), start));
+        // The server's answers are lost, so no handshake can complete.
+        net.set_default_link(move |l| l.delay(sim::ms(10)));
+        for i in 1..=6 {
+            let client = addr(i);
+            net.add_host(client, QuicHost::new(client, EndpointConfig::seeded(seed + i as u64), None, start));
+            net.set_link(server, client, |l| l.loss(1.0));
+            net.host_mut(client).connect(start, &client_config(TransportConfig::default()), server, apps::idle());
+        }
+        net.run_for(sim::ms(500))?;
+        assert_eq!(net.host(server).conns.len(), 3, "only max_incoming connections exist");
+        Ok(())
+    });
+}
+
+fn lost_reason(events: &[Event]) -> Option<ConnectionError> {
+    events.iter().find_map(|e| match e {
+        Event::ConnectionLost { reason } => Some(reason.clone()),
+        _ => None,
+    })
 }
