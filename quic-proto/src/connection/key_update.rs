@@ -229,6 +229,15 @@ impl OneRttKeys {
         }
     }
 
+    /// Whether the previous phase's receive key is still kept although a
+    /// packet protected with the current keys has arrived: it is due for
+    /// discarding three PTOs later (RFC 9001 §6.5). On the side that
+    /// initiated the update that packet opens with the current keys, so
+    /// nothing else starts the countdown.
+    pub fn previous_awaiting_discard(&self) -> bool {
+        self.previous_remote.is_some() && self.first_received.is_some()
+    }
+
     /// Forgets the previous phase's key (RFC 9001 §6.5), at the
     /// `KeyDiscard` deadline.
     pub fn discard_previous(&mut self) {

@@ -422,6 +422,8 @@ impl Connection {
         let frame = close.frame.clone();
         let end = usize::from(self.path.mtu)
             .min(usize::try_from(self.path.anti_amplification_budget()).unwrap_or(usize::MAX));
+        let mut open: Option<OpenPacket> = None;
+        let mut has_initial = false;
         for space in SpaceId::ALL {
             let has_keys = match space {
                 SpaceId::Initial | SpaceId::Handshake => self.space(space).keys.is_some(),
@@ -430,11 +432,23 @@ impl Connection {
             if !has_keys {
                 continue;
             }
+            if let Some(previous) = open.take() {
+                self.seal_unrecorded(buf, previous);
+            }
             let Some(packet) = self.begin_packet(buf, space, end) else {
                 break;
             };
             write_close_frame(&frame, space, buf, packet.builder.remaining(buf));
-            self.seal_unrecorded(buf, packet);
+            has_initial |= space == SpaceId::Initial;
+            open = Some(packet);
+        }
+        if let Some(mut last) = open {
+            // RFC 9000 §14.1: a client pads every datagram carrying an
+            // Initial packet, a closing one included.
+            if has_initial && self.side.is_client() {
+                last.builder.pad_datagram_to(buf, 0, MIN_INITIAL_DATAGRAM);
+            }
+            self.seal_unrecorded(buf, last);
         }
         let size = buf.len();
         if size == 0 {

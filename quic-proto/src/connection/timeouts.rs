@@ -57,6 +57,32 @@ impl Connection {
             self.stats.ptos += 1;
             let space = self.space_mut(probe.space);
             space.probes = space.probes.max(probe.packets);
+            self.resend_unacked_crypto();
+        }
+    }
+
+    /// RFC 9002 §6.2.4: with no new data, a probe carries data sent before,
+    /// and handshake data in flight in the other space goes along, coalesced
+    /// (the peer may hold keys for only one of them). Otherwise a probe is a
+    /// bare PING, and handshake data lost with its packet waits for an ACK
+    /// that, when the peer's ACKs are lost too, may not come for many
+    /// backed-off PTOs.
+    fn resend_unacked_crypto(&mut self) {
+        for space in [SpaceId::Initial, SpaceId::Handshake] {
+            if !self.can_send_in(space) {
+                continue;
+            }
+            let sent = self.recovery.sent_packets(space);
+            let Some(largest) = sent.largest_sent() else {
+                continue;
+            };
+            let ranges: Vec<(u64, u64)> = (sent.lowest()..=largest)
+                .filter_map(|pn| sent.get(pn)?.info.crypto)
+                .collect();
+            let crypto = &mut self.space_mut(space).crypto;
+            for (offset, len) in ranges {
+                crypto.on_lost(offset, len);
+            }
         }
     }
 
@@ -84,6 +110,17 @@ impl Connection {
             _ => None,
         };
         self.timers.set_or_stop(Timer::KeepAlive, keep_alive);
+        // RFC 9001 §6.5: the old receive key goes three PTOs after the first
+        // packet with the new keys, whichever side started the update; until
+        // then no further update may start (`OneRttKeys::can_update`).
+        let discard_due = self
+            .one_rtt
+            .as_ref()
+            .is_some_and(|keys| keys.previous_awaiting_discard());
+        if discard_due && self.timers.get(Timer::KeyDiscard).is_none() {
+            let pto = self.recovery.pto_period(self.peer_max_ack_delay());
+            self.timers.set(Timer::KeyDiscard, now + 3 * pto);
+        }
         if self.timers.get(Timer::Pacing).is_some_and(|at| at <= now) {
             self.timers.stop(Timer::Pacing);
         }

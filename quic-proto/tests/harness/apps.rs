@@ -72,8 +72,10 @@ pub struct Transfer {
     echoing: BTreeMap<StreamId, (VecDeque<Bytes>, bool)>,
     /// Streams of ours that the peer acknowledged completely.
     pub finished: usize,
-    /// Read errors seen (resets).
+    /// Streams the peer reset.
     pub resets: usize,
+    /// Unexpected read errors.
+    pub read_errors: Vec<(StreamId, ReadError)>,
 }
 
 impl Transfer {
@@ -89,6 +91,7 @@ impl Transfer {
             echoing: BTreeMap::new(),
             finished: 0,
             resets: 0,
+            read_errors: Vec::new(),
         }
     }
 
@@ -175,8 +178,19 @@ impl Transfer {
                     return;
                 }
                 Err(ReadError::Blocked) => return,
-                Err(_) => {
+                Err(ReadError::Reset(_)) => {
                     self.resets += 1;
+                    return;
+                }
+                Err(ReadError::ClosedStream)
+                    if self.received.contains_key(&id) || self.echoed.contains_key(&id) =>
+                {
+                    // A `StreamReadable` queued before an earlier read
+                    // reached the end: nothing more to read.
+                    return;
+                }
+                Err(e) => {
+                    self.read_errors.push((id, e));
                     return;
                 }
             }

@@ -26,11 +26,40 @@ fn certificate() -> &'static Certificate {
     })
 }
 
+/// A certificate for "localhost" and 300 more names: about 10 KB, so the
+/// server's first flight is several times the client's first datagram
+/// (for anti-amplification tests, RFC 9000 §8.1).
+fn large_certificate() -> &'static Certificate {
+    static CERT: OnceLock<Certificate> = OnceLock::new();
+    CERT.get_or_init(|| {
+        let mut names = vec!["localhost".to_owned()];
+        names.extend((0..300).map(|i| format!("host-{i:03}.amplification.test")));
+        let certified = rcgen::generate_simple_self_signed(names).expect("rcgen");
+        Certificate {
+            cert: certified.cert.der().clone(),
+            key: certified.signing_key.serialize_der(),
+        }
+    })
+}
+
+/// The size of the large certificate's DER encoding.
+pub fn large_certificate_len() -> usize {
+    large_certificate().cert.len()
+}
+
 pub const ALPN: &[u8] = b"test";
 
 /// A server for "localhost" with `transport`.
 pub fn server_config(transport: TransportConfig) -> ServerConfig {
-    let cert = certificate();
+    server_config_with(certificate(), transport)
+}
+
+/// A server with the large certificate (see [`large_client_config`]).
+pub fn large_server_config(transport: TransportConfig) -> ServerConfig {
+    server_config_with(large_certificate(), transport)
+}
+
+fn server_config_with(cert: &Certificate, transport: TransportConfig) -> ServerConfig {
     let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(cert.key.clone()));
     let mut tls = server_config_builder()
         .with_no_client_auth()
@@ -46,8 +75,17 @@ pub fn server_config(transport: TransportConfig) -> ServerConfig {
 
 /// A client trusting that server, with `transport`.
 pub fn client_config(transport: TransportConfig) -> ClientConfig {
+    client_config_with(certificate(), transport)
+}
+
+/// A client trusting the server of [`large_server_config`].
+pub fn large_client_config(transport: TransportConfig) -> ClientConfig {
+    client_config_with(large_certificate(), transport)
+}
+
+fn client_config_with(cert: &Certificate, transport: TransportConfig) -> ClientConfig {
     let mut roots = RootCertStore::empty();
-    roots.add(certificate().cert.clone()).expect("root");
+    roots.add(cert.cert.clone()).expect("root");
     let mut tls = client_config_builder()
         .with_root_certificates(roots)
         .with_no_client_auth();

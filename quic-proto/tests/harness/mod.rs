@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod certs;
+pub mod pair;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
