@@ -11,13 +11,13 @@
 //! drains transmits, then events, then re-reads the timeout.
 //!
 //! The pieces, one module each: packet number spaces with their CRYPTO
-//! streams and ACK tracking ([`spaces`], [`crypto_stream`], [`ack_tracker`]),
-//! the handshake ([`handshake`]), receiving ([`receive`], [`frames`]), sending
-//! ([`send`], [`packet_builder`], [`sent_frames`]), loss recovery
-//! ([`recovery`], [`rtt`], [`congestion`], [`pacing`]), streams ([`streams`]),
-//! datagrams ([`datagrams`]), connection IDs ([`cids`]), key updates
-//! ([`key_update`]), the path ([`paths`]), closing ([`close`]) and the timer
-//! table ([`timers`]).
+//! streams and ACK tracking (`spaces`, [`crypto_stream`], [`ack_tracker`]),
+//! the handshake ([`handshake`]) and version negotiation (`negotiation`),
+//! receiving (`receive`, `frames`), sending (`send`, [`packet_builder`],
+//! `sent_frames`), loss recovery ([`recovery`], [`rtt`], [`congestion`],
+//! [`pacing`]), streams ([`streams`]), datagrams ([`datagrams`]), connection
+//! IDs ([`cids`]), key updates ([`key_update`]), the path (`paths`), closing
+//! (`close`) and the timer table ([`timers`], fired in `timeouts`).
 
 pub mod ack_tracker;
 pub mod cids;
@@ -29,6 +29,7 @@ pub mod events;
 mod frames;
 pub mod handshake;
 pub mod key_update;
+mod negotiation;
 pub mod pacing;
 pub mod packet_builder;
 mod paths;
