@@ -8,7 +8,6 @@ use bytes::Bytes;
 use super::Connection;
 use super::events::{ConnectionError, Event};
 use super::recovery::RecoveryContext;
-use super::sent_frames::Sink;
 use super::streams::StreamFrameOutcome;
 use crate::cid::ConnectionId;
 use crate::error::TransportError;
@@ -143,17 +142,8 @@ impl Connection {
             .map_or(3, |p| p.ack_delay_exponent);
         let ack_delay = Duration::from_micros(ack.delay_micros(exponent));
         let ctx = self.recovery_context();
-        let mut sink = Sink {
-            spaces: &mut self.spaces,
-            streams: &mut self.streams,
-            remote_cids: &mut self.remote_cids,
-            one_rtt: self.one_rtt.as_mut(),
-            handshake_done_pending: &mut self.handshake.done_pending,
-            new_cids_pending: &mut self.new_cids_pending,
-            packets_lost: &mut self.stats.packets_lost,
-        };
-        self.recovery
-            .on_ack_received(now, space, ack, ack_delay, &ctx, &mut sink)?;
+        let (recovery, mut sink) = self.recovery_and_sink();
+        recovery.on_ack_received(now, space, ack, ack_delay, &ctx, &mut sink)?;
         Ok(())
     }
 

@@ -76,3 +76,22 @@ impl AckSink<SentFrames> for Sink<'_> {
         self.streams.on_packet_lost(info.streams);
     }
 }
+
+impl super::Connection {
+    /// Loss recovery beside the sink that routes its findings to the other
+    /// components: two disjoint borrows of the connection.
+    pub(super) fn recovery_and_sink(
+        &mut self,
+    ) -> (&mut super::recovery::Recovery<SentFrames>, Sink<'_>) {
+        let sink = Sink {
+            spaces: &mut self.spaces,
+            streams: &mut self.streams,
+            remote_cids: &mut self.remote_cids,
+            one_rtt: self.one_rtt.as_mut(),
+            handshake_done_pending: &mut self.handshake.done_pending,
+            new_cids_pending: &mut self.new_cids_pending,
+            packets_lost: &mut self.stats.packets_lost,
+        };
+        (&mut self.recovery, sink)
+    }
+}

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use super::events::ConnectionError;
 use super::recovery::TimeoutOutcome;
-use super::sent_frames::Sink;
 use super::timers::Timer;
 use super::{Connection, State};
 use crate::shared::SpaceId;
@@ -41,19 +40,9 @@ impl Connection {
     /// RFC 9002 §6.1.2 and §6.2: declare losses by time, or send probes.
     fn on_loss_detection_timeout(&mut self, now: Instant) {
         let ctx = self.recovery_context();
-        let mut sink = Sink {
-            spaces: &mut self.spaces,
-            streams: &mut self.streams,
-            remote_cids: &mut self.remote_cids,
-            one_rtt: self.one_rtt.as_mut(),
-            handshake_done_pending: &mut self.handshake.done_pending,
-            new_cids_pending: &mut self.new_cids_pending,
-            packets_lost: &mut self.stats.packets_lost,
-        };
-        if let TimeoutOutcome::Probe(probe) = self
-            .recovery
-            .on_loss_detection_timeout(now, &ctx, &mut sink)
-        {
+        let (recovery, mut sink) = self.recovery_and_sink();
+        let outcome = recovery.on_loss_detection_timeout(now, &ctx, &mut sink);
+        if let TimeoutOutcome::Probe(probe) = outcome {
             self.stats.ptos += 1;
             let space = self.space_mut(probe.space);
             space.probes = space.probes.max(probe.packets);
