@@ -6,4 +6,7 @@
 //! crate only re-exports the protocol crate's value types.
 #![warn(missing_docs)]
 
+#[allow(dead_code)] // until the driver uses it
+mod udp;
+
 pub use quic_proto::{ConnectionId, Dir, Side, StreamId, TransportErrorCode, VarInt, Version};
