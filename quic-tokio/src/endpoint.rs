@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use quic_proto::ConnectionId;
 use quic_proto::coding::VarInt;
 use quic_proto::config::EndpointConfig;
 use quic_proto::rand::Rng;
@@ -168,6 +169,7 @@ impl Endpoint {
                 let mut endpoint = self.inner.state.lock("accept");
                 if let Some(incoming) = endpoint.incoming.pop_front() {
                     return Some(Incoming {
+                        dst_cid: incoming.dst_cid(),
                         inner: Some(incoming),
                         endpoint: self.inner.clone(),
                     });
@@ -188,7 +190,7 @@ impl Endpoint {
         let connections: Vec<Arc<ConnectionShared>> = {
             let mut endpoint = self.inner.state.lock("close");
             endpoint.closed = true;
-            endpoint.incoming.clear();
+            endpoint.clear_incoming();
             endpoint.connections().cloned().collect()
         };
         let reason = Bytes::copy_from_slice(reason);
@@ -238,6 +240,9 @@ impl Endpoint {
 /// refuse, retry or ignore (RFC 9000 §5.2.2, §8.1). Dropping it ignores it.
 pub struct Incoming {
     inner: Option<quic_proto::endpoint::Incoming>,
+    /// The DCID of the client's Initial, forgotten by the endpoint when
+    /// this is dropped.
+    dst_cid: ConnectionId,
     endpoint: EndpointRef,
 }
 
@@ -331,6 +336,16 @@ impl Incoming {
     /// Drops the connection attempt without an answer.
     pub fn ignore(mut self) {
         self.inner = None;
+    }
+}
+
+impl Drop for Incoming {
+    /// Once the application decided (or dropped it), a later Initial with
+    /// the same DCID is either routed to the accepted connection or is a
+    /// new attempt.
+    fn drop(&mut self) {
+        let mut endpoint = self.endpoint.state.lock("drop_incoming");
+        endpoint.pending_dst_cids.remove(&self.dst_cid);
     }
 }
 

@@ -2,12 +2,13 @@
 //! `quic_proto::Endpoint` and the connection table behind one lock, the
 //! coalescing wake-up queue, and the driver's waker.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::task::AtomicWaker;
+use quic_proto::ConnectionId;
 use quic_proto::endpoint::ConnectionHandle;
 use quic_proto::token::TokenKey;
 use tokio::sync::Notify;
@@ -57,6 +58,10 @@ pub(crate) struct EndpointState {
     connection_count: usize,
     /// New connections waiting for `accept()`, at most `max_incoming`.
     pub(crate) incoming: VecDeque<quic_proto::endpoint::Incoming>,
+    /// The Initial DCIDs of the new connections queued or held by the
+    /// application, so that a client's retransmitted Initial does not
+    /// become a second `Incoming` (RFC 9000 §7.2).
+    pub(crate) pending_dst_cids: HashSet<ConnectionId>,
     pub(crate) max_incoming: usize,
     /// Stateless answers (Retry, CONNECTION_REFUSED) for the driver to send.
     pub(crate) responses: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -91,6 +96,7 @@ impl EndpointShared {
                 connections: Vec::new(),
                 connection_count: 0,
                 incoming: VecDeque::new(),
+                pending_dst_cids: HashSet::new(),
                 max_incoming,
                 responses: VecDeque::new(),
                 default_client_config: None,
@@ -194,6 +200,13 @@ impl EndpointState {
 
     pub(crate) fn connection_count(&self) -> usize {
         self.connection_count
+    }
+
+    /// Forgets the queued new connections.
+    pub(crate) fn clear_incoming(&mut self) {
+        for incoming in self.incoming.drain(..) {
+            self.pending_dst_cids.remove(&incoming.dst_cid());
+        }
     }
 
     /// Queues a stateless answer for the driver, dropping it if the queue

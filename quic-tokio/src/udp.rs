@@ -13,7 +13,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll, ready};
 
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::ReadBuf;
+
+/// The receive and send buffer sizes asked of the kernel: room for a burst
+/// of ~1,000 full datagrams.
+const SOCKET_BUFFER: usize = 2 << 20;
 
 /// Datagrams to send: `contents` is one datagram, or with `segment_size`
 /// several of that size back to back (the last may be shorter).
@@ -51,11 +56,22 @@ pub(crate) struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to `addr`. Must be called within a Tokio runtime.
+    ///
+    /// The socket's buffers are raised to [`SOCKET_BUFFER`] where the
+    /// kernel allows (best effort: Linux caps them at `net.core.rmem_max`
+    /// and `wmem_max`).
     pub(crate) fn bind(addr: SocketAddr) -> io::Result<Self> {
-        let socket = std::net::UdpSocket::bind(addr)?;
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_nonblocking(true)?;
+        if socket.recv_buffer_size()? < SOCKET_BUFFER {
+            let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        }
+        if socket.send_buffer_size()? < SOCKET_BUFFER {
+            let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        }
+        socket.bind(&addr.into())?;
         Ok(Self {
-            io: tokio::net::UdpSocket::from_std(socket)?,
+            io: tokio::net::UdpSocket::from_std(socket.into())?,
         })
     }
 

@@ -197,13 +197,18 @@ impl Driver {
             }
             Some(DatagramEvent::NewConnection(incoming)) => {
                 let full = endpoint.incoming.len() >= endpoint.max_incoming;
-                if endpoint.closed || full || !self.shared.has_handles() {
+                if endpoint.pending_dst_cids.contains(&incoming.dst_cid()) {
+                    // The client repeated its Initial while the first one
+                    // waits for the application: nothing new in it.
+                    tracing::trace!("retransmitted Initial of a pending connection");
+                } else if endpoint.closed || full || !self.shared.has_handles() {
                     let refusal = endpoint.proto.refuse(incoming, &mut self.response_buf);
                     drop(endpoint);
                     if let Some(transmit) = refusal {
                         self.send_response(cx, transmit.destination, transmit.size);
                     }
                 } else {
+                    endpoint.pending_dst_cids.insert(incoming.dst_cid());
                     endpoint.incoming.push_back(incoming);
                     drop(endpoint);
                     self.shared.incoming_notify.notify_waiters();
@@ -315,7 +320,9 @@ impl Driver {
         if !self.route(connection) {
             return false;
         }
-        let mut again = false;
+        // A connection that cannot send now (the socket is full) stays on
+        // the list until it can.
+        let mut again = !*can_send;
         while *can_send {
             if *budget == 0 {
                 again = true;
@@ -445,7 +452,7 @@ impl Drop for Driver {
         let connections = {
             let mut endpoint = self.shared.state.lock("driver_stopped");
             endpoint.driver_stopped = true;
-            endpoint.incoming.clear();
+            endpoint.clear_incoming();
             endpoint.take_all()
         };
         for connection in connections {
