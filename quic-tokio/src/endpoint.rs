@@ -90,7 +90,10 @@ impl Endpoint {
 
     /// Sets the configuration [`connect`](Self::connect) uses.
     pub fn set_default_client_config(&self, config: ClientConfig) {
-        self.inner.state.lock("set_default_client_config").default_client_config = Some(config);
+        self.inner
+            .state
+            .lock("set_default_client_config")
+            .default_client_config = Some(config);
     }
 
     /// Replaces the server configuration for new connections; `None` stops
@@ -316,7 +319,7 @@ impl Incoming {
     /// longer a server.
     pub fn retry(mut self) -> Result<(), RetryError> {
         if !self.may_retry() {
-            return Err(RetryError(self));
+            return Err(RetryError(Box::new(self)));
         }
         let incoming = self.inner.take().expect("present until consumed");
         let mut response = Vec::new();
@@ -350,12 +353,12 @@ impl Drop for Incoming {
 }
 
 /// [`Incoming::retry`] was not possible; the `Incoming` is given back.
-pub struct RetryError(Incoming);
+pub struct RetryError(Box<Incoming>);
 
 impl RetryError {
     /// The `Incoming`, to accept, refuse or ignore instead.
     pub fn into_incoming(self) -> Incoming {
-        self.0
+        *self.0
     }
 }
 

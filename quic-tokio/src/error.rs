@@ -396,9 +396,7 @@ pub enum SendDatagramError {
 impl From<quic_proto::connection::SendDatagramError> for SendDatagramError {
     fn from(error: quic_proto::connection::SendDatagramError) -> Self {
         match error {
-            quic_proto::connection::SendDatagramError::UnsupportedByPeer => {
-                Self::UnsupportedByPeer
-            }
+            quic_proto::connection::SendDatagramError::UnsupportedByPeer => Self::UnsupportedByPeer,
             quic_proto::connection::SendDatagramError::TooLarge => Self::TooLarge,
         }
     }

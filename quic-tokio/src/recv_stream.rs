@@ -224,7 +224,6 @@ impl RecvStream {
         self.connection.wake_driver();
         Poll::Ready(Ok(Some(filled)))
     }
-
 }
 
 /// A read that returned no data: blocked (wait), reset, or closed.

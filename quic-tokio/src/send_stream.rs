@@ -181,11 +181,7 @@ impl SendStream {
         if self.ended != Ended::No {
             return Err(FinishError::ClosedStream);
         }
-        self.connection
-            .state
-            .lock("finish")
-            .proto
-            .finish(self.id)?;
+        self.connection.state.lock("finish").proto.finish(self.id)?;
         self.ended = Ended::Finished;
         self.connection.wake_driver();
         Ok(())
@@ -241,6 +237,12 @@ impl SendStream {
         }
         if let Some(error) = &state.error {
             return Poll::Ready(Err(StoppedError::ConnectionLost(error.clone())));
+        }
+        // A STOP_SENDING that arrived before this stream was accepted had no
+        // handle to reach; an empty write reports it and changes nothing.
+        if let Err(ProtoWriteError::Stopped(code)) = state.proto.write(self.id, Bytes::new()) {
+            waiters.stopped = Some(code);
+            return Poll::Ready(Ok(Some(code)));
         }
         waiters.stopped_waiter = Some(cx.waker().clone());
         Poll::Pending

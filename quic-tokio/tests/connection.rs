@@ -55,7 +55,10 @@ async fn connects_and_echoes_on_bidi_streams() {
 #[tokio::test]
 async fn datagrams_flow_both_ways() {
     let pair = pair().await;
-    let max = pair.client_conn.max_datagram_size().expect("peer accepts datagrams");
+    let max = pair
+        .client_conn
+        .max_datagram_size()
+        .expect("peer accepts datagrams");
     assert!(max >= 1000, "max datagram size {max}");
     for index in 0..10u8 {
         pair.client_conn
@@ -69,7 +72,10 @@ async fn datagrams_flow_both_ways() {
     pair.server_conn
         .send_datagram(bytes::Bytes::from_static(b"pong"))
         .expect("send");
-    assert_eq!(&pair.client_conn.read_datagram().await.unwrap()[..], b"pong");
+    assert_eq!(
+        &pair.client_conn.read_datagram().await.unwrap()[..],
+        b"pong"
+    );
     let too_large = bytes::Bytes::from(vec![0; max + 1]);
     assert_eq!(
         pair.client_conn.send_datagram(too_large),
@@ -86,7 +92,8 @@ async fn datagrams_refused_when_peer_disables_them() {
     let pair = pair_with(transport).await;
     assert_eq!(pair.client_conn.max_datagram_size(), None);
     assert_eq!(
-        pair.client_conn.send_datagram(bytes::Bytes::from_static(b"x")),
+        pair.client_conn
+            .send_datagram(bytes::Bytes::from_static(b"x")),
         Err(quic_tokio::SendDatagramError::UnsupportedByPeer)
     );
 }
@@ -128,9 +135,10 @@ async fn endpoint_close_reaches_every_peer_and_stops_accepting() {
     assert_eq!(&close.reason[..], b"shutting down");
     assert!(pair.server.accept().await.is_none());
     let addr = pair.client.local_addr().unwrap();
+    let config = common::client_config(TransportConfig::default());
     assert!(matches!(
-        pair.server.connect(addr, "localhost"),
-        Err(quic_tokio::ConnectError::NoDefaultClientConfig)
+        pair.server.connect_with(config, addr, "localhost"),
+        Err(quic_tokio::ConnectError::EndpointStopping)
     ));
 }
 

@@ -315,7 +315,7 @@ async fn cancelled_reads_and_writes_lose_no_data() {
 
 /// A stream limit of 1: the second `open_uni` waits until the peer has
 /// read the first stream to its end and granted credit for another.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn open_waits_for_stream_credit() {
     let transport = TransportConfig {
         max_concurrent_uni_streams: VarInt::from_u32(1),
@@ -327,8 +327,10 @@ async fn open_waits_for_stream_credit() {
     first.finish().unwrap();
     let second = pair.client_conn.open_uni();
     tokio::pin!(second);
+    // On the paused clock the timeout only fires once every task and the
+    // sockets are idle: the peer has had every chance to grant credit.
     assert!(
-        tokio::time::timeout(Duration::from_millis(50), &mut second)
+        tokio::time::timeout(Duration::from_secs(1), &mut second)
             .await
             .is_err(),
         "opened beyond the peer's limit"
@@ -359,4 +361,23 @@ async fn streams_keep_the_connection_open() {
         pair.server_conn.closed().await,
         quic_tokio::ConnectionError::ApplicationClosed(_)
     ));
+}
+
+/// A STOP_SENDING that arrives before the application accepted the stream
+/// is still reported by `stopped` and by writes.
+#[tokio::test]
+async fn stop_before_accept_is_reported() {
+    let pair = pair().await;
+    let (mut send, mut recv) = pair.client_conn.open_bi().await.unwrap();
+    send.write_all(b"request").await.unwrap();
+    send.finish().unwrap();
+    // The server's send half is stopped before the server accepts it.
+    recv.stop(VarInt::from_u32(5)).unwrap();
+    let (mut server_send, mut server_recv) = pair.server_conn.accept_bi().await.unwrap();
+    assert_eq!(server_recv.read_to_end(100).await.unwrap(), b"request");
+    assert_eq!(server_send.stopped().await, Ok(Some(VarInt::from_u32(5))));
+    assert_eq!(
+        server_send.write(b"reply").await,
+        Err(WriteError::Stopped(VarInt::from_u32(5)))
+    );
 }

@@ -42,7 +42,11 @@ impl Connecting {
     /// The peer's address.
     pub fn remote_address(&self) -> SocketAddr {
         let connection = self.connection.as_ref().expect("polled after completion");
-        connection.state.lock("remote_address").proto.remote_address()
+        connection
+            .state
+            .lock("remote_address")
+            .proto
+            .remote_address()
     }
 }
 
@@ -242,7 +246,10 @@ impl Connection {
     /// Cancel safe.
     pub async fn closed(&self) -> ConnectionError {
         let notify = &self.inner.notify.closed;
-        match self.wait_for(notify, "closed", |_| None::<Infallible>).await {
+        match self
+            .wait_for(notify, "closed", |_| None::<Infallible>)
+            .await
+        {
             Err(error) => error,
             Ok(never) => match never {},
         }
