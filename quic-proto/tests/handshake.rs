@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 
 use harness::certs::{ALPN, client_config, server_config};
 use harness::{QuicHost, apps};
-use quic_proto::TransportErrorCode;
 use quic_proto::Version;
 use quic_proto::config::{EndpointConfig, TransportConfig};
+use quic_proto::TransportErrorCode;
 use quic_proto::connection::{ConnectionError, Event};
 use quic_proto::endpoint::ConnectionHandle;
 use sim::{Network, addr, run_seeded, secs, seeds};
@@ -194,8 +194,7 @@ fn refused_connection() {
             net.host_mut(addr(2)).accept_policy = harness::AcceptPolicy::Refuse;
         });
         let client = p.client;
-        p.net
-            .drive_until(|net| net.host(client).conns.is_empty(), secs(5))?;
+        p.net.drive_until(|net| net.host(client).conns.is_empty(), secs(5))?;
         let lost = lost_reason(&p.net.host(client).finished[0].events);
         match lost {
             Some(ConnectionError::ConnectionClosed(close)) => {
@@ -218,32 +217,17 @@ fn pending_handshakes_are_bounded() {
         let server = addr(100);
         let mut config = server_config(TransportConfig::default());
         config.max_incoming = 3;
-        net.add_host(
-            server,
-            QuicHost::new(server, EndpointConfig::seeded(seed), Some(config), start),
-        );
+        net.add_host(server, QuicHost::new(server, EndpointConfig::seeded(seed), Some(config), start));
         // The server's answers are lost, so no handshake can complete.
         net.set_default_link(move |l| l.delay(sim::ms(10)));
         for i in 1..=6 {
             let client = addr(i);
-            net.add_host(
-                client,
-                QuicHost::new(client, EndpointConfig::seeded(seed + i as u64), None, start),
-            );
+            net.add_host(client, QuicHost::new(client, EndpointConfig::seeded(seed + i as u64), None, start));
             net.set_link(server, client, |l| l.loss(1.0));
-            net.host_mut(client).connect(
-                start,
-                &client_config(TransportConfig::default()),
-                server,
-                apps::idle(),
-            );
+            net.host_mut(client).connect(start, &client_config(TransportConfig::default()), server, apps::idle());
         }
         net.run_for(sim::ms(500))?;
-        assert_eq!(
-            net.host(server).conns.len(),
-            3,
-            "only max_incoming connections exist"
-        );
+        assert_eq!(net.host(server).conns.len(), 3, "only max_incoming connections exist");
         Ok(())
     });
 }

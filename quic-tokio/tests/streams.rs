@@ -16,6 +16,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// waits for MAX_STREAMS credit (RFC 9000 §4.6).
 #[tokio::test]
 async fn many_concurrent_streams() {
+    many_streams().await;
+}
+
+/// The same on two worker threads: the driver and the stream tasks run in
+/// parallel and contend for the connection's lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_streams_on_two_threads() {
+    many_streams().await;
+}
+
+async fn many_streams() {
     const STREAMS: u64 = 200;
     let pair = pair().await;
     let server = pair.server_conn.clone();
@@ -65,8 +76,9 @@ async fn many_concurrent_streams() {
 }
 
 /// 16 MiB on one stream, written as `Bytes` chunks without copying and read
-/// as chunks, checked with SHA-256.
-#[tokio::test]
+/// as chunks, checked with SHA-256. Two worker threads: the sender, the
+/// receiver and the two drivers run in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_16_mib_with_sha256() {
     const LEN: usize = 16 << 20;
     const CHUNK: usize = 256 << 10;
