@@ -142,3 +142,37 @@ impl UdpSocket {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    /// Without offload, a transmit of several segments leaves as that many
+    /// datagrams, the last one shorter.
+    #[tokio::test]
+    async fn segments_are_sent_as_separate_datagrams() {
+        let localhost = SocketAddr::from(([127, 0, 0, 1], 0));
+        let sender = UdpSocket::bind(localhost).unwrap();
+        let receiver = UdpSocket::bind(localhost).unwrap();
+        assert_eq!(sender.max_gso_segments(), 1);
+        let contents: Vec<u8> = (0..250u8).collect();
+        let transmit = Transmit {
+            destination: receiver.local_addr().unwrap(),
+            ecn: None,
+            contents: &contents,
+            segment_size: Some(100),
+        };
+        poll_fn(|cx| sender.poll_send(cx, &transmit)).await.unwrap();
+        let mut buf = [0; 1000];
+        for expected in [&contents[..100], &contents[100..200], &contents[200..]] {
+            let meta = poll_fn(|cx| receiver.poll_recv(cx, &mut buf))
+                .await
+                .unwrap();
+            assert_eq!(meta.addr, sender.local_addr().unwrap());
+            assert_eq!((meta.len, meta.stride), (expected.len(), expected.len()));
+            assert_eq!(&buf[..meta.len], expected);
+        }
+    }
+}

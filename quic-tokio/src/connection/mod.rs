@@ -40,6 +40,10 @@ impl Connecting {
     }
 
     /// The peer's address.
+    ///
+    /// # Panics
+    ///
+    /// If called after the future completed.
     pub fn remote_address(&self) -> SocketAddr {
         let connection = self.connection.as_ref().expect("polled after completion");
         connection
