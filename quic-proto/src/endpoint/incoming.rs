@@ -55,6 +55,14 @@ impl Incoming {
     pub fn may_retry(&self) -> bool {
         self.retry_src_cid.is_none()
     }
+
+    /// The Destination Connection ID of the client's Initial. The client
+    /// repeats it in every Initial until it hears from the server (RFC 9000
+    /// §7.2), so a host that queues `Incoming`s for the application can tell
+    /// a retransmitted Initial from a new connection.
+    pub fn dst_cid(&self) -> ConnectionId {
+        self.dst_cid
+    }
 }
 
 /// Why an [`Incoming`] could not be accepted.

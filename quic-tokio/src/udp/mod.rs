@@ -104,6 +104,9 @@ pub(crate) struct RecvMeta {
     pub dst_ip: Option<IpAddr>,
 }
 
+/// The receive and send buffer sizes asked of the kernel.
+const SOCKET_BUFFER: usize = 2 << 20;
+
 /// A non-blocking UDP socket registered with Tokio.
 ///
 /// Every method takes `&self`: one socket can be polled for sends and
@@ -190,6 +193,19 @@ impl UdpSocket {
             }
         }
         socket.set_nonblocking(true)?;
+        // Room for a burst of handshakes or a window's worth of datagrams;
+        // the kernel may cap it (net.core.rmem_max), which is not an error.
+        for (current, set) in [
+            (
+                socket.recv_buffer_size(),
+                Socket::set_recv_buffer_size as fn(&Socket, usize) -> io::Result<()>,
+            ),
+            (socket.send_buffer_size(), Socket::set_send_buffer_size),
+        ] {
+            if current.is_ok_and(|size| size < SOCKET_BUFFER) {
+                let _ = set(&socket, SOCKET_BUFFER);
+            }
+        }
         let dual_stack = ipv6 && !socket.only_v6().unwrap_or(true);
         let features = sys::configure(&socket, ipv6, dual_stack);
         socket.bind(&addr.into())?;
