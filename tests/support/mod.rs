@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use quic_tokio::rustls::RootCertStore;
-use quic_tokio::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use quic_tokio::{ClientConfig, Connection, Endpoint, ServerConfig, TransportConfig};
+use quic::rustls::RootCertStore;
+use quic::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use quic::{ClientConfig, Connection, Endpoint, ServerConfig, TransportConfig};
 
 pub const ALPN: &[u8] = b"test";
 

@@ -1,7 +1,7 @@
 //! `SSLKEYLOGFILE` is honoured by the configurations quic-tokio builds. In a
 //! test binary of its own, because it sets an environment variable.
 
-mod common;
+mod support;
 
 #[test]
 fn ssl_key_log_file_receives_the_secrets() {
@@ -14,8 +14,8 @@ fn ssl_key_log_file_receives_the_secrets() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let pair = common::pair().await;
-        pair.client_conn.close(quic_tokio::VarInt::ZERO, b"");
+        let pair = support::pair().await;
+        pair.client_conn.close(quic::VarInt::ZERO, b"");
     });
     let log = std::fs::read_to_string(&path).expect("key log written");
     std::fs::remove_file(&path).unwrap();
