@@ -88,6 +88,9 @@ pub struct TransportConfig {
     pub key_update_interval: Option<u64>,
     /// Pace sending (RFC 9002 §7.7). Default: on.
     pub pacing: bool,
+    /// Mark packets ECT(0) and react to the peer's ECN-CE counts, as long as
+    /// the path passes ECN validation (RFC 9000 §13.4). Default: on.
+    pub ecn: bool,
 }
 
 impl Default for TransportConfig {
@@ -115,6 +118,7 @@ impl Default for TransportConfig {
             max_ack_ranges: 64,
             key_update_interval: None,
             pacing: true,
+            ecn: true,
         }
     }
 }

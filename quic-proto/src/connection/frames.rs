@@ -143,7 +143,15 @@ impl Connection {
         let ack_delay = Duration::from_micros(ack.delay_micros(exponent));
         let ctx = self.recovery_context();
         let (recovery, mut sink) = self.recovery_and_sink();
-        recovery.on_ack_received(now, space, ack, ack_delay, &ctx, &mut sink)?;
+        let summary = recovery.on_ack_received(now, space, ack, ack_delay, &ctx, &mut sink)?;
+        // RFC 9000 §13.4.2.1: newly acknowledged ECT packets with no ECN
+        // counts, or counts that do not add up, fail validation; marking
+        // stops.
+        let unvalidated = ack.ecn().is_none() && summary.newly_acked > 0;
+        if self.ecn_marking && (unvalidated || self.recovery.ecn_failed()) {
+            tracing::debug!(side = ?self.side, "ECN validation failed: marking stops");
+            self.ecn_marking = false;
+        }
         Ok(())
     }
 

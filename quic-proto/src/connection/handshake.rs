@@ -240,6 +240,7 @@ impl Connection {
             new_cids_pending: Vec::new(),
             injected: Default::default(),
             withhold_acks: false,
+            ecn_marking: config.ecn,
             config,
         };
         if side.is_client() {

@@ -206,6 +206,9 @@ pub struct Connection {
     injected: [Vec<Bytes>; 3],
     /// Testing: send no ACK frames, as a hostile peer might.
     withhold_acks: bool,
+    /// Whether packets go out marked ECT(0): on until ECN validation fails
+    /// (RFC 9000 §13.4.2).
+    ecn_marking: bool,
 }
 
 /// Sizes of a connection's peer-influenced state, for tests that check
@@ -305,6 +308,7 @@ impl Connection {
         stats.bytes_in_flight = self.recovery.bytes_in_flight();
         stats.rtt = self.recovery.rtt().smoothed_rtt();
         stats.datagrams_dropped = self.datagrams.dropped;
+        stats.ecn_marking = self.ecn_marking;
         stats
     }
 

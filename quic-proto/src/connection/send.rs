@@ -93,9 +93,10 @@ impl Connection {
             }
         }
         self.update_timers(now);
+        let ecn = self.ecn_marking.then_some(EcnCodepoint::Ect0);
         (count > 0).then(|| Transmit {
             destination: self.path.remote,
-            ecn: None,
+            ecn,
             size: buf.len(),
             segment_size: (count > 1).then_some(segment_size.unwrap_or(mtu)),
         })

@@ -33,4 +33,7 @@ pub struct ConnectionStats {
     pub bytes_in_flight: u64,
     /// The smoothed RTT.
     pub rtt: Duration,
+    /// Whether packets are still sent marked ECT(0): false once ECN
+    /// validation failed (RFC 9000 §13.4.2).
+    pub ecn_marking: bool,
 }

@@ -11,7 +11,7 @@ use super::client_hello::client_transport_parameters;
 use super::{ConnectionHandle, DatagramEvent, Endpoint};
 use crate::cid::ConnectionId;
 use crate::connection::handshake::ConnectError;
-use crate::connection::{Connection, ConnectionParams, CryptoSetup, Transmit};
+use crate::connection::{Connection, ConnectionParams, CryptoSetup, EcnCodepoint, Transmit};
 use crate::crypto::{initial_keys, retry_integrity_tag};
 use crate::error::TransportErrorCode;
 use crate::frame::{ConnectionClose, Frame, FrameType};
@@ -26,6 +26,8 @@ use crate::version::Version;
 pub struct Incoming {
     received_at: Instant,
     remote: SocketAddr,
+    /// The ECN codepoint of the first datagram.
+    ecn: Option<EcnCodepoint>,
     data: BytesMut,
     /// The version of the client's Initial packets.
     initial_version: Version,
@@ -115,6 +117,7 @@ impl Endpoint {
         &mut self,
         now: Instant,
         remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
         data: BytesMut,
         response: &mut Vec<u8>,
     ) -> Option<DatagramEvent> {
@@ -138,6 +141,7 @@ impl Endpoint {
         let mut incoming = Incoming {
             received_at: now,
             remote,
+            ecn,
             data,
             initial_version: version,
             version: negotiated,
@@ -227,7 +231,7 @@ impl Endpoint {
         connection.handle_datagram(
             now.max(incoming.received_at),
             incoming.remote,
-            None,
+            incoming.ecn,
             incoming.data,
         );
         Ok((handle, connection))

@@ -150,8 +150,7 @@ impl Endpoint {
         if !self.config.supported_versions.contains(&version) {
             return self.version_negotiation(remote, &data, response);
         }
-        let _ = ecn;
-        self.new_connection(now, remote, data, response)
+        self.new_connection(now, remote, ecn, data, response)
     }
 
     /// A short header: route by the CID of our length, or by address for

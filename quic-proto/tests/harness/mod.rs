@@ -161,10 +161,25 @@ impl QuicHost {
     }
 
     fn queue(&mut self, dst: SocketAddr, size: usize, segment: Option<usize>) {
+        self.queue_marked(dst, size, segment, None);
+    }
+
+    /// Queues the datagrams of a transmit, with its ECN codepoint.
+    fn queue_marked(
+        &mut self,
+        dst: SocketAddr,
+        size: usize,
+        segment: Option<usize>,
+        ecn: Option<EcnCodepoint>,
+    ) {
         let segment = segment.unwrap_or(size).max(1);
         for chunk in self.buf[..size].chunks(segment) {
-            self.outgoing
-                .push_back(Datagram::new(self.addr, dst, chunk));
+            let datagram = Datagram::new(self.addr, dst, chunk);
+            let datagram = match ecn {
+                Some(codepoint) => datagram.with_ecn(codepoint.bits()),
+                None => datagram,
+            };
+            self.outgoing.push_back(datagram);
         }
     }
 
@@ -206,7 +221,12 @@ impl QuicHost {
                 else {
                     break;
                 };
-                self.queue(transmit.destination, transmit.size, transmit.segment_size);
+                self.queue_marked(
+                    transmit.destination,
+                    transmit.size,
+                    transmit.segment_size,
+                    transmit.ecn,
+                );
             }
         }
     }
