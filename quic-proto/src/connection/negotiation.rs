@@ -11,7 +11,7 @@ use crate::crypto::initial_keys;
 use crate::crypto::rustls::TlsSession;
 use crate::error::TransportError;
 use crate::shared::{Side, SpaceId};
-use crate::transport_params::TransportParameters;
+use crate::transport_params::{TransportParameters, VersionInformation};
 use crate::version::Version;
 
 impl Connection {
@@ -22,42 +22,22 @@ impl Connection {
         &self,
         params: &TransportParameters,
     ) -> Result<(), TransportError> {
-        let error = |reason| Err(TransportError::VERSION_NEGOTIATION_ERROR(reason));
         let info = params.version_information.as_ref();
-        match (self.side, info) {
-            (Side::Server, Some(info)) if info.chosen_version != self.handshake.initial_version => {
-                error("the client's Chosen Version is not the version of its Initials")
-            }
-            (Side::Server, _) => Ok(()),
-            (Side::Client, None) if self.handshake.vn_reacted => {
-                error("no Version Information after Version Negotiation")
-            }
-            (Side::Client, None) => Ok(()),
-            (Side::Client, Some(info)) => {
-                if info.chosen_version != self.version
-                    || !self
-                        .handshake
-                        .available_versions
-                        .contains(&info.chosen_version)
-                {
-                    return error("the server's Chosen Version is not the negotiated version");
+        match self.side {
+            Side::Server => match info {
+                Some(info) if info.chosen_version != self.handshake.initial_version => {
+                    Err(TransportError::VERSION_NEGOTIATION_ERROR(
+                        "the client's Chosen Version is not the version of its Initials",
+                    ))
                 }
-                if self.handshake.vn_reacted {
-                    let server: Vec<Version> =
-                        info.available_versions().chain([self.version]).collect();
-                    let would_pick = self
-                        .handshake
-                        .available_versions
-                        .iter()
-                        .find(|v| server.contains(v));
-                    if would_pick != Some(&self.version) {
-                        return error(
-                            "Version Negotiation was forged: a preferred version is available",
-                        );
-                    }
-                }
-                Ok(())
-            }
+                _ => Ok(()),
+            },
+            Side::Client => check_server_version_information(
+                self.version,
+                &self.handshake.available_versions,
+                self.handshake.vn_reacted,
+                info,
+            ),
         }
     }
 
@@ -105,5 +85,123 @@ impl Connection {
         self.version = version;
         self.space_mut(SpaceId::Initial).keys = Some(keys);
         true
+    }
+}
+
+/// RFC 9368 §4, the client's checks of the server's Version Information:
+/// `version` is the connection's version, `offered` the versions the client
+/// offered (preferred first), and `vn_reacted` whether it started over after
+/// a Version Negotiation packet.
+fn check_server_version_information(
+    version: Version,
+    offered: &[Version],
+    vn_reacted: bool,
+    info: Option<&VersionInformation>,
+) -> Result<(), TransportError> {
+    let error = |reason| Err(TransportError::VERSION_NEGOTIATION_ERROR(reason));
+    let v1_only;
+    let info = match info {
+        Some(info) => info,
+        None if !vn_reacted => return Ok(()),
+        // RFC 9368 §8: a v1 server may know nothing of version negotiation;
+        // the client proceeds as if it had chosen v1 and listed only v1.
+        None if version == Version::V1 => {
+            v1_only = VersionInformation::new(Version::V1, &[Version::V1]);
+            &v1_only
+        }
+        None => return error("no Version Information after Version Negotiation"),
+    };
+    if info.chosen_version != version || !offered.contains(&info.chosen_version) {
+        return error("the server's Chosen Version is not the negotiated version");
+    }
+    if vn_reacted {
+        let server: Vec<Version> = info.available_versions().chain([version]).collect();
+        let would_pick = offered.iter().find(|v| server.contains(v));
+        if would_pick != Some(&version) {
+            return error("Version Negotiation was forged: a preferred version is available");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::TransportErrorCode;
+
+    const OFFERED: &[Version] = &[Version::V2, Version::V1];
+
+    fn code(result: Result<(), TransportError>) -> Option<TransportErrorCode> {
+        result.err().map(|e| e.code)
+    }
+
+    /// RFC 9368 §8: after Version Negotiation to v1, a server without
+    /// Version Information (a v1-only implementation) is accepted.
+    #[test]
+    fn v1_server_without_version_information_after_negotiation() {
+        assert_eq!(
+            check_server_version_information(Version::V1, OFFERED, true, None),
+            Ok(())
+        );
+    }
+
+    /// RFC 9368 §4: outside v1, Version Information is required after
+    /// Version Negotiation.
+    #[test]
+    fn missing_version_information_after_negotiation_to_v2() {
+        assert_eq!(
+            code(check_server_version_information(
+                Version::V2,
+                &[Version::V1, Version::V2],
+                true,
+                None
+            )),
+            Some(TransportErrorCode::VERSION_NEGOTIATION_ERROR)
+        );
+    }
+
+    /// RFC 9368 §4: without Version Negotiation, the parameter is optional.
+    #[test]
+    fn missing_version_information_without_negotiation() {
+        assert_eq!(
+            check_server_version_information(Version::V1, OFFERED, false, None),
+            Ok(())
+        );
+    }
+
+    /// RFC 9368 §4: after Version Negotiation, a server listing a version
+    /// the client prefers shows the Version Negotiation packet was forged.
+    #[test]
+    fn downgrade_is_detected() {
+        let info = VersionInformation::new(Version::V1, &[Version::V1, Version::V2]);
+        assert_eq!(
+            code(check_server_version_information(
+                Version::V1,
+                OFFERED,
+                true,
+                Some(&info)
+            )),
+            Some(TransportErrorCode::VERSION_NEGOTIATION_ERROR)
+        );
+        let info = VersionInformation::new(Version::V1, &[Version::V1]);
+        assert_eq!(
+            check_server_version_information(Version::V1, OFFERED, true, Some(&info)),
+            Ok(())
+        );
+    }
+
+    /// RFC 9368 §4: the server's Chosen Version must be the version in use.
+    #[test]
+    fn chosen_version_must_match() {
+        let info = VersionInformation::new(Version::V2, &[Version::V2, Version::V1]);
+        assert_eq!(
+            code(check_server_version_information(
+                Version::V1,
+                OFFERED,
+                false,
+                Some(&info)
+            )),
+            Some(TransportErrorCode::VERSION_NEGOTIATION_ERROR)
+        );
     }
 }
