@@ -52,6 +52,41 @@ async fn connects_and_echoes_on_bidi_streams() {
     assert!(stats.datagrams_sent > 3 && stats.datagrams_received > 3);
 }
 
+/// A second connection from the same client resumes the TLS session of the
+/// first. rustls then offers the old connection's transport parameters
+/// (remembered for 0-RTT, RFC 9000 §7.4.1) until the server's
+/// EncryptedExtensions arrive; the handshake must check the new ones
+/// (RFC 9000 §7.3: `initial_source_connection_id` names this handshake).
+#[tokio::test]
+async fn later_connections_resume_the_tls_session() {
+    let pair = pair().await;
+    spawn_echo(pair.server_conn.clone());
+    // A round trip: the session tickets the server sent right after the
+    // handshake arrive before the echo does.
+    let (mut send, mut recv) = pair.client_conn.open_bi().await.expect("open");
+    send.write_all(b"ticket").await.expect("write");
+    send.finish().expect("finish");
+    assert_eq!(recv.read_to_end(64).await.expect("read"), b"ticket");
+    let addr = pair.server.local_addr().unwrap();
+    for round in 0..3 {
+        let connecting = pair.client.connect(addr, "localhost").expect("connect");
+        let (client_conn, server_conn) = tokio::join!(connecting, async {
+            let incoming = pair.server.accept().await.expect("incoming");
+            incoming.accept().expect("accept").await
+        });
+        let (client_conn, server_conn) = (
+            client_conn.expect("resumed client handshake"),
+            server_conn.expect("resumed server handshake"),
+        );
+        spawn_echo(server_conn);
+        let message = data(round, 2_000);
+        let (mut send, mut recv) = client_conn.open_bi().await.expect("open");
+        send.write_all(&message).await.expect("write");
+        send.finish().expect("finish");
+        assert_eq!(recv.read_to_end(1 << 20).await.expect("read"), message);
+    }
+}
+
 #[tokio::test]
 async fn datagrams_flow_both_ways() {
     let pair = pair().await;

@@ -268,13 +268,17 @@ impl Connection {
             self.handshake.data_ready_emitted = true;
             self.events.push_back(Event::HandshakeDataReady);
         }
-        if self.peer_params.is_none() {
-            if let Some(raw) = self.session.peer_transport_parameters() {
-                let raw = raw.to_vec();
-                self.apply_peer_params(now, &raw)?;
-            }
+        if self.side.is_server() {
+            self.take_peer_params(now)?;
         }
         self.write_tls(now)?;
+        if self.side.is_client() && self.one_rtt.is_some() {
+            // A client resuming a TLS session is offered the parameters
+            // remembered with it (RFC 9000 §7.4.1) from the ServerHello on;
+            // this handshake's come in EncryptedExtensions, which the
+            // server's Finished follows: 1-RTT keys prove them read.
+            self.take_peer_params(now)?;
+        }
         if matches!(self.state, State::Handshake) && !self.session.is_handshaking() {
             self.on_handshake_complete(now)?;
         }
@@ -306,6 +310,17 @@ impl Connection {
                 None => {}
             }
         }
+    }
+
+    /// Applies the peer's transport parameters once TLS has them.
+    fn take_peer_params(&mut self, now: Instant) -> Result<(), TransportError> {
+        if self.peer_params.is_none() {
+            if let Some(raw) = self.session.peer_transport_parameters() {
+                let raw = raw.to_vec();
+                self.apply_peer_params(now, &raw)?;
+            }
+        }
+        Ok(())
     }
 
     /// Decodes, validates and applies the peer's transport parameters
