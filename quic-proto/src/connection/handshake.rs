@@ -267,7 +267,13 @@ impl Connection {
             self.handshake.data_ready_emitted = true;
             self.events.push_back(Event::HandshakeDataReady);
         }
-        if self.peer_params.is_none() {
+        // A client resuming a TLS session is shown the parameters remembered
+        // with its ticket until the server's EncryptedExtensions replace them;
+        // those are for 0-RTT only (RFC 9000 §7.4.1), which is not offered.
+        // The server's arrive before its Finished, so a client takes them
+        // once TLS has finished the handshake.
+        let final_params = self.side.is_server() || !self.session.is_handshaking();
+        if self.peer_params.is_none() && final_params {
             if let Some(raw) = self.session.peer_transport_parameters() {
                 let raw = raw.to_vec();
                 self.apply_peer_params(now, &raw)?;
