@@ -185,6 +185,47 @@ fn no_upgrade_without_offer() {
     });
 }
 
+/// RFC 9000 §7.4.1: a client resuming a TLS session from a ticket of an
+/// earlier connection checks and applies the server's new transport
+/// parameters, not those remembered with the ticket (which rustls reports
+/// until the server's EncryptedExtensions arrive).
+#[test]
+fn resumed_handshake_uses_new_transport_parameters() {
+    run_seeded("resumed_handshake", seeds(4), |seed| {
+        let mut net = Network::new(seed);
+        let start = net.start();
+        let (client, server) = (addr(1), addr(2));
+        let mut tickets = server_config(TransportConfig::default());
+        std::sync::Arc::make_mut(&mut tickets.crypto).send_tls13_tickets = 2;
+        let server_endpoint = EndpointConfig::seeded(seed ^ 0x5e);
+        let server_host = QuicHost::new(server, server_endpoint, Some(tickets), start);
+        net.add_host(server, server_host);
+        let client_endpoint = EndpointConfig::seeded(seed ^ 0xc1);
+        net.add_host(client, QuicHost::new(client, client_endpoint, None, start));
+        // One configuration, so one TLS session cache, for both connections.
+        let config = client_config(TransportConfig::default());
+        net.host_mut(client)
+            .connect(start, &config, server, apps::idle());
+        net.drive_until(|net| connected(net, client, server), secs(5))?;
+        // The tickets follow the handshake, in 1-RTT CRYPTO frames.
+        net.run_for(secs(1))?;
+        let now = net.now();
+        let second = net
+            .host_mut(client)
+            .connect(now, &config, server, apps::idle());
+        let done = |net: &Network<QuicHost>| {
+            let c = net.host(client).conn(second);
+            c.events.contains(&Event::Connected) || c.conn.error().is_some()
+        };
+        net.drive_until(done, secs(5))?;
+        let c = net.host(client).conn(second);
+        if let Some(error) = c.conn.error() {
+            return Err(format!("resumed handshake failed: {error:?}"));
+        }
+        Ok(())
+    });
+}
+
 /// RFC 9000 §5.2.2: a refused connection ends on the client with
 /// CONNECTION_REFUSED.
 #[test]
