@@ -59,27 +59,29 @@ impl From<quic_proto::connection::ConnectionError> for ConnectionError {
     }
 }
 
+impl ConnectionError {
+    /// The protocol crate's error this one wraps; `None` for the driver's
+    /// own `EndpointStopped`.
+    fn to_proto(&self) -> Option<quic_proto::connection::ConnectionError> {
+        use quic_proto::connection::ConnectionError as E;
+        Some(match self {
+            Self::VersionMismatch => E::VersionMismatch,
+            Self::TransportError(e) => E::TransportError(e.clone()),
+            Self::ConnectionClosed(close) => E::ConnectionClosed(close.clone()),
+            Self::ApplicationClosed(close) => E::ApplicationClosed(close.clone()),
+            Self::Reset => E::Reset,
+            Self::TimedOut => E::TimedOut,
+            Self::LocallyClosed => E::LocallyClosed,
+            Self::EndpointStopped => return None,
+        })
+    }
+}
+
 impl fmt::Display for ConnectionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::VersionMismatch => f.write_str("the peer speaks none of our QUIC versions"),
-            Self::TransportError(e) => write!(f, "closed for a protocol error: {e}"),
-            Self::ConnectionClosed(close) => write!(
-                f,
-                "the peer closed the connection: {} {}",
-                close.error_code,
-                String::from_utf8_lossy(&close.reason)
-            ),
-            Self::ApplicationClosed(close) => write!(
-                f,
-                "the peer's application closed the connection: code {} {}",
-                close.error_code,
-                String::from_utf8_lossy(&close.reason)
-            ),
-            Self::Reset => f.write_str("the peer reset the connection"),
-            Self::TimedOut => f.write_str("the connection timed out"),
-            Self::LocallyClosed => f.write_str("closed by the local application"),
-            Self::EndpointStopped => f.write_str("the endpoint's driver stopped"),
+        match self.to_proto() {
+            Some(error) => error.fmt(f),
+            None => f.write_str("the endpoint's driver stopped"),
         }
     }
 }
