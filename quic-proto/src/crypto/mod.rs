@@ -53,6 +53,39 @@ impl fmt::Display for CryptoError {
 
 impl std::error::Error for CryptoError {}
 
+/// The shared part of every [`PacketKey::encrypt`]: splits `buf` into
+/// header, plaintext and tag room, seals with `seal`, and writes the tag.
+/// Should the AEAD refuse (only payloads far beyond any datagram), the
+/// plaintext never leaves: payload and tag are zeroed, and the peer drops
+/// the packet.
+///
+/// # Panics
+///
+/// If `buf` is shorter than `header_len + tag_len`: a caller bug.
+pub(crate) fn seal_in_place<T: AsRef<[u8]>, E>(
+    buf: &mut [u8],
+    header_len: usize,
+    tag_len: usize,
+    seal: impl FnOnce(&[u8], &mut [u8]) -> Result<T, E>,
+) {
+    assert!(
+        header_len
+            .checked_add(tag_len)
+            .is_some_and(|min| min <= buf.len()),
+        "no room for the header and the AEAD tag"
+    );
+    let (header, rest) = buf.split_at_mut(header_len);
+    let (payload, tag_out) = rest.split_at_mut(rest.len() - tag_len);
+    match seal(header, payload) {
+        Ok(tag) => tag_out.copy_from_slice(tag.as_ref()),
+        Err(_) => {
+            tracing::error!("AEAD refused to seal a packet");
+            payload.fill(0);
+            tag_out.fill(0);
+        }
+    }
+}
+
 /// Header protection for one direction of one encryption level
 /// (RFC 9001 §5.4).
 pub trait HeaderKey: Send + Sync + 'static {

@@ -338,29 +338,11 @@ impl RingPacketKey {
 
 impl PacketKey for RingPacketKey {
     fn encrypt(&self, packet_number: u64, buf: &mut [u8], header_len: usize) {
-        let tag_len = self.tag_len();
-        assert!(
-            header_len
-                .checked_add(tag_len)
-                .is_some_and(|min| min <= buf.len()),
-            "no room for the header and the AEAD tag"
-        );
-        let (header, rest) = buf.split_at_mut(header_len);
-        let (payload, tag_out) = rest.split_at_mut(rest.len() - tag_len);
         let nonce = self.nonce(packet_number);
-        match self
-            .key
-            .seal_in_place_separate_tag(nonce, Aad::from(&*header), payload)
-        {
-            Ok(tag) => tag_out.copy_from_slice(tag.as_ref()),
-            Err(_) => {
-                // Only payloads far beyond any datagram are refused. Never
-                // let plaintext out: send garbage, which the peer drops.
-                tracing::error!("AEAD refused to seal a packet");
-                payload.fill(0);
-                tag_out.fill(0);
-            }
-        }
+        super::seal_in_place(buf, header_len, self.tag_len(), |header, payload| {
+            self.key
+                .seal_in_place_separate_tag(nonce, Aad::from(header), payload)
+        });
     }
 
     fn decrypt(

@@ -80,26 +80,9 @@ struct RustlsPacketKey(Box<dyn quic::PacketKey>);
 
 impl PacketKey for RustlsPacketKey {
     fn encrypt(&self, packet_number: u64, buf: &mut [u8], header_len: usize) {
-        let tag_len = self.0.tag_len();
-        assert!(
-            header_len
-                .checked_add(tag_len)
-                .is_some_and(|min| min <= buf.len()),
-            "no room for the header and the AEAD tag"
-        );
-        let (header, rest) = buf.split_at_mut(header_len);
-        let (payload, tag_out) = rest.split_at_mut(rest.len() - tag_len);
-        match self.0.encrypt_in_place(packet_number, header, payload) {
-            Ok(tag) => tag_out.copy_from_slice(tag.as_ref()),
-            Err(_) => {
-                // The AEADs QUIC uses refuse only payloads far beyond any
-                // datagram. Never let plaintext out: send garbage instead,
-                // which the peer drops.
-                tracing::error!("AEAD refused to seal a packet");
-                payload.fill(0);
-                tag_out.fill(0);
-            }
-        }
+        super::seal_in_place(buf, header_len, self.0.tag_len(), |header, payload| {
+            self.0.encrypt_in_place(packet_number, header, payload)
+        });
     }
 
     fn decrypt(
